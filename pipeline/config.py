@@ -1,0 +1,149 @@
+"""Typed parameters: every section of params.yaml as a pydantic model.
+
+A stage calls ``load_params(path)`` and gets a ``Params`` object; an unknown key, a value
+of the wrong type or out of range stops it with a ``ConfigError`` that names the key
+(``train.sentiment.lr``), what was given and what is allowed. Nothing here reads files
+other than the one it is handed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.cells import BACKENDS, CELLS, NONLINEARITIES
+
+Cell = Literal[CELLS]
+Backend = Literal[BACKENDS]
+Nonlinearity = Literal[NONLINEARITIES]
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable, or holds a key or value that is not allowed."""
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt key (``hiden_size``) is an error, never silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MLflowParams(_Section):
+    tracking_uri: str | None = None
+    experiment_prefix: str = Field("rnnlab", min_length=1)
+    log_model: bool = True
+
+
+class TrainerParams(_Section):
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"] = "cpu"
+    devices: int | Literal["auto"] = 1
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"] = "32-true"
+    deterministic: bool = True
+    enable_progress_bar: bool = False
+
+
+class SentimentPrepareParams(_Section):
+    source: Literal["vader", "local", "hub"] = "vader"
+    path: str | None = None
+    hub_config: str | None = None
+    hub_split: str = "train"
+    text_column: str = "text"
+    label_column: str = "label"
+    neutral_band: float = Field(0.5, ge=0.0, lt=4.0)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    test_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    lowercase: bool = True
+    min_frequency: int = Field(2, ge=1)
+    max_vocab: int = Field(30000, ge=10)
+    max_length: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SentimentPrepareParams:
+        if self.source in ("local", "hub") and not self.path:
+            raise ValueError(f"source {self.source!r} needs 'path' (a local file, or a hub dataset id)")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must leave data to train on (sum < 1)")
+        return self
+
+
+class SentimentTrainParams(_Section):
+    cell: Cell = "lstm"
+    backend: Backend = "fused"
+    nonlinearity: Nonlinearity = "tanh"
+    embedding_dim: int = Field(128, ge=1)
+    hidden_size: int = Field(128, ge=1)
+    num_layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    pooling: Literal["last", "mean", "max", "meanmax"] = "meanmax"
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_epochs: int = Field(10, ge=1)
+    patience: int = Field(3, ge=1)
+    grad_clip: float = Field(1.0, ge=0.0)
+
+
+class SentimentEvaluateParams(_Section):
+    batch_size: int = Field(256, ge=1)
+
+
+class PrepareParams(_Section):
+    sentiment: SentimentPrepareParams
+
+
+class TrainParams(_Section):
+    sentiment: SentimentTrainParams
+
+
+class EvaluateParams(_Section):
+    sentiment: SentimentEvaluateParams = SentimentEvaluateParams()
+
+
+class Params(_Section):
+    """All of params.yaml."""
+
+    seed: int = Field(ge=0)
+    mlflow: MLflowParams = MLflowParams()
+    trainer: TrainerParams = TrainerParams()
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+def _describe(error: dict[str, Any], source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: unknown key '{key}': remove it or fix its spelling"
+    if kind == "missing":
+        return f"{source}: missing key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{source}: '{key}' = {error.get('input')!r}: {message}"
+
+
+def parse_params(raw: Any, source: str = "params") -> Params:
+    """Validate an already-parsed mapping; raise ConfigError naming every bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (seed, prepare, train, ...), got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(error, source) for error in exc.errors()]
+        raise ConfigError("invalid parameters:\n  " + "\n  ".join(lines)) from None
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a params.yaml file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"parameters file not found: {path} (run from the repository root, where params.yaml is)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(raw, source=str(path))

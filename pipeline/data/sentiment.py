@@ -1,0 +1,221 @@
+"""Sentiment data (many-to-one): sentences with a positive or negative label.
+
+Sources (``prepare.sentiment.source`` in params.yaml):
+
+- ``vader`` (default, offline once fetched): the 10,605 human-rated movie-review snippets of
+  the vaderSentiment source distribution (see ``pipeline.data.vader``).
+- ``local``: a csv, tsv, json/jsonl or parquet file with a text column and a label column.
+- ``hub``: a Hugging Face hub data set id (``stanfordnlp/sst2``), with ``hub_config`` and
+  ``hub_split``; the same ``datasets.load_dataset`` call also reads a local folder of data files.
+
+Labels: a class-label or string column gives the classes; a float column is read as a
+rating whose sign is the class (negative < 0 < positive), and ratings within
+``neutral_band`` of zero are dropped: the raters themselves did not agree on a direction
+there (on the vader movie snippets |rating| <= 0.5 removes 562 of 10,605 sentences). Then
+texts are de-duplicated (case- and space-insensitive; a text that appears with two
+different labels is dropped), split train/val/test with a generator seeded from params,
+and tokenized with a word vocabulary fitted on the training split.
+
+Output folder (``save_prepared``): ``dataset/`` (``datasets.DatasetDict.save_to_disk`` with
+``text``, ``label``, ``input_ids``), ``tokenizer.json`` and ``meta.json`` (classes, counts).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import SentimentPrepareParams
+from pipeline.data import DataError
+from pipeline.data.tokenize import PAD_ID, load_tokenizer, train_word_tokenizer
+from pipeline.data.vader import read_snippets
+
+LOCAL_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+BINARY_CLASSES = ["negative", "positive"]
+VADER_DESCRIPTION = "VADER movie-review snippets (Hutto & Gilbert 2014, from the vaderSentiment 3.3.2 source distribution)"
+
+
+def _load_table(cfg: SentimentPrepareParams):
+    """Load a local file or a hub id as a ``datasets.Dataset``."""
+    import datasets  # import here: the module is also used where `datasets` is not needed
+
+    if cfg.source == "local":
+        path = Path(cfg.path)
+        if not path.is_file():
+            raise DataError(f"data file not found: {path} (set prepare.sentiment.path to an existing file)")
+        builder = LOCAL_FORMATS.get(path.suffix.lower())
+        if builder is None:
+            raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(LOCAL_FORMATS)}")
+        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        try:
+            return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        except Exception as exc:  # pyarrow and pandas raise many kinds on malformed files
+            raise DataError(f"{path} could not be read as {path.suffix} ({type(exc).__name__}: {exc})") from None
+    try:
+        return datasets.load_dataset(cfg.path, name=cfg.hub_config, split=cfg.hub_split)
+    except Exception as exc:
+        raise DataError(
+            f"could not load hub data set {cfg.path!r} (config {cfg.hub_config!r}, split {cfg.hub_split!r}): "
+            f"{type(exc).__name__}: {exc}. Check the id, config and split, and that HF_HUB_OFFLINE is not set if it must be downloaded."
+        ) from None
+
+
+def _rows_from_table(table, cfg: SentimentPrepareParams) -> tuple[list[str], list[Any], list[str] | None]:
+    """Text and raw label columns, and the class names if the label column declares them."""
+    import datasets
+
+    where = cfg.path
+    missing = [c for c in (cfg.text_column, cfg.label_column) if c not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{where} has no column {', '.join(map(repr, missing))}; its columns are {table.column_names}. "
+            "Set prepare.sentiment.text_column / label_column in params.yaml."
+        )
+    feature = table.features[cfg.label_column]
+    names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+    return list(table[cfg.text_column]), list(table[cfg.label_column]), names
+
+
+def _to_classes(texts: list, labels: list, names: list[str] | None, neutral_band: float, where: str):
+    """Turn raw labels into class ids. Returns (texts, ids, class_names, n_neutral_dropped, n_empty_dropped)."""
+    keep_texts, keep_labels, neutral, empty = [], [], 0, 0
+    valid = [(t, y) for t, y in zip(texts, labels) if y is not None and not (isinstance(y, float) and math.isnan(y))]
+    empty += len(texts) - len(valid)
+    if not valid:
+        raise DataError(f"{where}: no rows with a label")
+    sample = [y for _, y in valid]
+    is_rating = names is None and all(isinstance(y, float) for y in sample) and not all(float(y).is_integer() for y in sample)
+    if is_rating:
+        class_names = BINARY_CLASSES
+        to_id = lambda y: None if abs(y) <= neutral_band else int(y > 0)  # noqa: E731
+    elif names is not None:
+        class_names = names
+        to_id = lambda y: int(y) if 0 <= int(y) < len(names) else None  # noqa: E731  (-1 marks unlabeled rows)
+    else:
+        values = sorted({str(y) if isinstance(y, str) else int(y) for y in sample}, key=str)
+        class_names = [str(v) for v in values]
+        index = {v: i for i, v in enumerate(class_names)}
+        to_id = lambda y: index[str(y) if isinstance(y, str) else str(int(y))]  # noqa: E731
+    for text, y in valid:
+        if not isinstance(text, str) or not text.strip():
+            empty += 1
+            continue
+        label = to_id(y)
+        if label is None:
+            neutral += 1
+            continue
+        keep_texts.append(text.strip())
+        keep_labels.append(label)
+    if len(class_names) < 2:
+        raise DataError(f"{where}: the label column has a single class {class_names}; sentiment needs at least two")
+    return keep_texts, keep_labels, class_names, neutral, empty
+
+
+def _deduplicate(texts: list[str], labels: list[int]) -> tuple[list[str], list[int], int]:
+    """Keep one copy of each text (case- and whitespace-insensitive); drop texts seen with two labels."""
+    key = lambda t: " ".join(t.lower().split())  # noqa: E731
+    seen: dict[str, int] = {}
+    conflicting: set[str] = set()
+    for text, label in zip(texts, labels):
+        k = key(text)
+        if k in seen and seen[k] != label:
+            conflicting.add(k)
+        seen.setdefault(k, label)
+    out_texts, out_labels, emitted = [], [], set()
+    for text, label in zip(texts, labels):
+        k = key(text)
+        if k in emitted or k in conflicting:
+            continue
+        emitted.add(k)
+        out_texts.append(text)
+        out_labels.append(label)
+    return out_texts, out_labels, len(texts) - len(out_texts)
+
+
+def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Shuffle 0..n-1 with a seeded generator and cut it into train/val/test."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = round(n * test_fraction), round(n * val_fraction)
+    if min(n_test, n_val, n - n_test - n_val) < 1:
+        raise DataError(f"{n} examples are too few to split into train/val/test with fractions {val_fraction}/{test_fraction}")
+    return {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+
+
+def build(cfg: SentimentPrepareParams, seed: int, raw_sdist: Path | None) -> tuple[Any, Any, dict]:
+    """Build the tokenized DatasetDict, the fitted tokenizer and the statistics for meta.json."""
+    import datasets
+
+    if cfg.source == "vader":
+        if raw_sdist is None:
+            raise DataError("source 'vader' needs the vaderSentiment source distribution (stages/prepare.py --raw)")
+        snippets = read_snippets(raw_sdist, ("movieReviewSnippets",))
+        texts, labels, names, where = [s.text for s in snippets], [s.rating for s in snippets], None, str(raw_sdist)
+    else:
+        texts, labels, names = _rows_from_table(_load_table(cfg), cfg)
+        where = cfg.path
+    n_raw = len(texts)
+    texts, labels, class_names, n_neutral, n_empty = _to_classes(texts, labels, names, cfg.neutral_band, where)
+    texts, labels, n_duplicates = _deduplicate(texts, labels)
+    parts = split_indices(len(texts), cfg.val_fraction, cfg.test_fraction, seed)
+
+    tokenizer = train_word_tokenizer(
+        (texts[i] for i in parts["train"]), cfg.min_frequency, cfg.max_vocab, cfg.lowercase, cfg.max_length
+    )
+    features = datasets.Features({
+        "text": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=class_names),
+        "input_ids": datasets.Sequence(datasets.Value("int32")),
+    })
+    splits, stats = {}, {}
+    for split, idx in parts.items():
+        split_texts = [texts[i] for i in idx]
+        split_labels = [labels[i] for i in idx]
+        ids = [enc.ids for enc in tokenizer.encode_batch(split_texts)]
+        splits[split] = datasets.Dataset.from_dict({"text": split_texts, "label": split_labels, "input_ids": ids}, features=features)
+        lengths = np.array([len(x) for x in ids])
+        stats[split] = {
+            "examples": len(idx),
+            "per_class": {name: int(np.sum(np.array(split_labels) == c)) for c, name in enumerate(class_names)},
+            "mean_tokens": round(float(lengths.mean()), 2),
+            "at_max_length": int(np.sum(lengths >= cfg.max_length)),  # possibly truncated
+        }
+    meta = {
+        "task": "sentiment",
+        "source": cfg.source,
+        "path": cfg.path if cfg.source != "vader" else VADER_DESCRIPTION,
+        "classes": class_names,
+        "vocab_size": tokenizer.get_vocab_size(),
+        "pad_id": PAD_ID,
+        "raw_examples": n_raw,
+        "dropped_neutral": n_neutral,
+        "dropped_empty": n_empty,
+        "dropped_duplicates": n_duplicates,
+        "neutral_band": cfg.neutral_band,
+        "splits": stats,
+        "seed": seed,
+    }
+    return datasets.DatasetDict(splits), tokenizer, meta
+
+
+def save_prepared(out_dir: Path, dataset, tokenizer, meta: dict) -> None:
+    """Write dataset/, tokenizer.json and meta.json into out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset.save_to_disk(str(out_dir / "dataset"))
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def load_prepared(prepared_dir: Path) -> tuple[Any, Any, dict]:
+    """Load what ``save_prepared`` wrote: (DatasetDict, tokenizer, meta)."""
+    import datasets
+
+    meta_path = prepared_dir / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"no prepared data in {prepared_dir} (meta.json missing): run `dvc repro prepare@sentiment` first")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    dataset = datasets.load_from_disk(str(prepared_dir / "dataset"))
+    return dataset, load_tokenizer(prepared_dir / "tokenizer.json"), meta

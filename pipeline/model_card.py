@@ -1,0 +1,121 @@
+"""The model card: every task's model, data, training and results in Hugging Face's format.
+
+``render(...)`` turns the params, each task's metrics file, its prepared data's meta.json
+and its training summary into ``reports/model_card.md``: YAML metadata (``model-index``
+with one result per task and metric, written by ``huggingface_hub.ModelCardData``), then
+the sections of a model card. A task appears once its metrics file exists; the card grows
+as tasks land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# rnnlab: recurrent networks on classic sequence tasks
+
+Models trained by the rnnlab pipeline (`dvc repro`), one per task of the lecture
+"Recurrent networks": the Elman RNN, LSTM and GRU, trained with backpropagation through
+time. Every figure below comes from the metrics files of the run that wrote this card
+(`dvc metrics show`), and every run is recorded in MLflow.
+
+## Model details
+
+- **Developed by:** the rnnlab project; PyTorch {{ versions.torch }}, Lightning {{ versions.lightning }}.
+- **Model type:** recurrent neural networks (Elman RNN / LSTM / GRU), trained from scratch.
+- **Code commit:** `{{ commit }}`; parameters: `params.yaml` (seed {{ seed }}).
+- **License:** MIT (code); each data set keeps its own terms (see each task's Data line).
+
+{% for task in tasks %}{{ task }}
+{% endfor %}
+## Intended uses and limitations
+
+These models are for teaching and for reproducible comparison of recurrent cells: they
+show what each architecture learns from small, public data on a laptop-sized budget.
+They are not production classifiers or generators: the training sets are small and
+narrow (one genre of English text each), the vocabularies are closed (unseen words
+become `[UNK]`), and no fairness, robustness or safety evaluation has been done.
+
+## How to reproduce
+
+```
+pip install -e ".[dev]"
+dvc repro                 # prepare, train, evaluate every task, then this card
+dvc metrics show          # the figures above
+mlflow ui --backend-store-uri sqlite:///mlflow.db
+```
+
+"""
+
+
+def _sentiment(metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapping[str, Any], summary: Mapping[str, Any]) -> tuple[str, list[EvalResult]]:
+    train = params["train"]["sentiment"]
+    test, vader = metrics["test"], metrics.get("baseline_vader")
+    splits = meta["splits"]
+    arch = (
+        f"embedding {train['embedding_dim']} -> {train['num_layers']}-layer "
+        f"{'bidirectional ' if train['bidirectional'] else ''}{train['cell'].upper()} ({train['hidden_size']} units per direction, "
+        f"{train['backend']} backend) -> {train['pooling']} pooling -> linear over {len(meta['classes'])} classes"
+    )
+    if isinstance(vader, Mapping):
+        baseline_row = f"| VADER lexicon (rule-based, compound score >= 0 is positive) | {vader['accuracy']:.4f} | {vader['f1_macro']:.4f} |"
+    else:
+        baseline_row = f"| VADER lexicon | {vader} | |"
+    neutral = f"ratings with |r| <= {meta['neutral_band']} dropped ({meta['dropped_neutral']} sentences)" if meta["source"] == "vader" else "labels as given"
+    text = f"""## Sentiment classification (many-to-one)
+
+- **Model:** {arch}.
+- **Data:** {meta['path']}; classes {', '.join(meta['classes'])}; {neutral}; {meta['dropped_duplicates']} duplicates removed;
+  split {splits['train']['examples']} / {splits['val']['examples']} / {splits['test']['examples']} (train / val / test) with seed {meta['seed']};
+  word vocabulary of {meta['vocab_size']} fitted on the training split.
+- **Training:** AdamW, learning rate {train['lr']}, batch {train['batch_size']}, dropout {train['dropout']}, gradient-norm clip {train['grad_clip']},
+  up to {train['max_epochs']} epochs with early stopping on validation loss (patience {train['patience']});
+  kept epoch {summary.get('best_epoch', '?')} of {summary.get('epochs', '?')} (lowest validation loss {summary.get('best_val_loss', float('nan')):.4f}).
+
+| model (test split, {metrics['n_test']} sentences) | accuracy | macro-F1 |
+|---|---|---|
+| this model | {test['accuracy']:.4f} | {test['f1_macro']:.4f} |
+{baseline_row}
+
+![training curves](../plots/sentiment/train/training_curves.png)
+![confusion matrix](../plots/sentiment/eval/confusion_matrix.png)
+"""
+    dataset = {"dataset_type": meta["source"], "dataset_name": meta["path"], "dataset_split": "test", "task_type": "text-classification", "task_name": "Sentiment classification"}
+    results = [EvalResult(metric_type="accuracy", metric_value=test["accuracy"], **dataset), EvalResult(metric_type="f1", metric_name="macro-F1", metric_value=test["f1_macro"], **dataset)]
+    return text, results
+
+
+SECTIONS = {"sentiment": _sentiment}
+
+
+def render(
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Mapping[str, Any]],
+    metas: Mapping[str, Mapping[str, Any]],
+    summaries: Mapping[str, Mapping[str, Any]],
+    versions: Mapping[str, str],
+    commit: str,
+) -> str:
+    """The model card as Markdown with YAML front matter, for every task that has metrics."""
+    texts, results = [], []
+    for task, build in SECTIONS.items():
+        if task in metrics:
+            text, task_results = build(metrics[task], metas[task], params, summaries.get(task, {}))
+            texts.append(text)
+            results += task_results
+    data = ModelCardData(
+        language="en",
+        license="mit",
+        library_name="pytorch",
+        model_name="rnnlab",
+        tags=["rnn", "lstm", "gru", "pytorch-lightning", "educational"],
+        metrics=sorted({r.metric_type for r in results}),
+        eval_results=results or None,
+    )
+    return str(ModelCard.from_template(data, template_str=TEMPLATE, tasks=texts, versions=versions, commit=commit, seed=params["seed"]))

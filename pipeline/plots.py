@@ -1,0 +1,45 @@
+"""Figures logged to MLflow and shown in the model card (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def training_curves(history: Sequence[dict[str, float]], title: str) -> Figure:
+    """Loss (left) and every other per-epoch metric (right), train dashed and val solid."""
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    epochs = [row["epoch"] for row in history]
+    names = sorted({k.split("/", 1)[1] for row in history for k in row if "/" in k})
+    for index, name in enumerate(names):  # one colour per metric; dashed train, solid val
+        ax = ax_loss if name == "loss" else ax_metric
+        for split, style in (("train", "--"), ("val", "-")):
+            values = [row.get(f"{split}/{name}", np.nan) for row in history]
+            if not all(np.isnan(values)):
+                ax.plot(epochs, values, style, color=f"C{index}", marker="o", markersize=3, label=f"{split}/{name}")
+    ax_loss.set(title="loss", xlabel="epoch", ylabel="cross-entropy (nats)")
+    ax_metric.set(title="metrics", xlabel="epoch", ylim=(0, 1))
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str) -> Figure:
+    """Counts with row-normalised shading (rows: true class, columns: predicted)."""
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.6 * len(classes) + 2.5, 1.4 * len(classes) + 2), layout="constrained")
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{int(matrix[i, j])}\n{rates[i, j]:.0%}", ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes, xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
+    return fig

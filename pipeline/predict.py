@@ -1,0 +1,74 @@
+"""Using a trained model: load it from its folder and classify text (torch + tokenizers only).
+
+This is the CLI's prediction path, and the MLflow model's, so it imports neither Lightning
+nor MLflow: ``rnnlab predict`` starts in about as long as ``import torch`` takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.data.tokenize import PAD_ID, load_tokenizer
+from pipeline.models.checkpoint import load_checkpoint
+from pipeline.models.sentiment import SentimentClassifier
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    label: str
+    probability: float  # of the predicted label
+    probabilities: dict[str, float]
+
+
+class SentimentPredictor:
+    """A trained sentiment model with its vocabulary, in eval mode."""
+
+    def __init__(self, model: SentimentClassifier, tokenizer, classes: list[str]) -> None:
+        self.model, self.tokenizer, self.classes = model.eval(), tokenizer, classes
+
+    @classmethod
+    def from_files(cls, checkpoint: Path, tokenizer: Path) -> SentimentPredictor:
+        payload = load_checkpoint(checkpoint, "sentiment")
+        model = SentimentClassifier(**payload["model_args"])
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"{checkpoint}: weights do not fit the saved model arguments ({exc})") from None
+        return cls(model, load_tokenizer(tokenizer), payload["extra"]["classes"])
+
+    @classmethod
+    def from_dir(cls, model_dir: Path) -> SentimentPredictor:
+        """Load model.pt and tokenizer.json as the train stage writes them."""
+        return cls.from_files(model_dir / "model.pt", model_dir / "tokenizer.json")
+
+    @torch.inference_mode()
+    def probabilities_from_ids(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
+        """Class probabilities (B, C) for already tokenized texts."""
+        lengths = torch.tensor([max(len(ids), 1) for ids in batch])
+        padded = torch.full((len(batch), int(lengths.max())), PAD_ID, dtype=torch.long)
+        for i, ids in enumerate(batch):
+            padded[i, : len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+        return torch.softmax(self.model(padded, lengths), dim=-1).numpy()
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Classify each text; an empty or blank text is an error (there is nothing to classify)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"text {i + 1} is empty: give a sentence to classify, for example \"The food was really good\"")
+        ids = [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
+        if any(not x for x in ids):
+            raise ValueError("a text has no tokens after normalisation: give a sentence with words in it")
+        probs = self.probabilities_from_ids(ids)
+        out = []
+        for text, p in zip(texts, probs):
+            k = int(p.argmax())
+            out.append(Prediction(text, self.classes[k], float(p[k]), {c: float(v) for c, v in zip(self.classes, p)}))
+        return out

@@ -1,0 +1,64 @@
+"""DVC stage evaluate@TASK: score the trained model and its baseline on the test split.
+
+    python stages/evaluate.py sentiment --data data/prepared/sentiment --model models/sentiment \
+        --metrics metrics/sentiment.json --plots plots/sentiment
+"""
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import _common
+
+from pipeline import plots, tracking
+
+
+def evaluate_sentiment(args: argparse.Namespace) -> None:
+    from pipeline.data.sentiment import load_prepared
+    from pipeline.evaluation.sentiment import evaluate
+    from pipeline.predict import SentimentPredictor
+
+    params, root = _common.params(), _common.repo_root()
+    predictor = SentimentPredictor.from_dir(args.model)
+    dataset, _, meta = load_prepared(args.data)
+    uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
+    cell = params.train.sentiment.cell
+    tags = {"rnnlab.task": "sentiment", "rnnlab.stage": "evaluate", "rnnlab.cell": cell}
+    with tracking.tracked_run(uri, f"{params.mlflow.experiment_prefix}/sentiment", tracking.run_name("evaluate", cell), root, tags) as run:
+        tracking.log_params({"seed": params.seed, "train.sentiment": params.train.sentiment.model_dump(), "evaluate.sentiment": params.evaluate.sentiment.model_dump()})
+        result = evaluate(predictor, dataset["test"], params.evaluate.sentiment.batch_size)
+        metrics = result["metrics"]
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+        args.plots.mkdir(parents=True, exist_ok=True)
+        with (args.plots / "predictions.csv").open("w", newline="") as f:  # DVC's confusion-matrix plot
+            writer = csv.writer(f)
+            writer.writerow(["actual", "predicted"])
+            writer.writerows((meta["classes"][t], meta["classes"][p]) for t, p in zip(result["y_true"], result["y_pred"]))
+        figure = plots.confusion_matrix(result["confusion"], meta["classes"], f"sentiment test split: {cell.upper()}")
+        figure.savefig(args.plots / "confusion_matrix.png", dpi=110)
+        tracking.log_figure(figure, "figures/confusion_matrix.png")
+        tracking.log_metrics(metrics)
+        tracking.log_artifact(args.metrics)
+        vader = metrics["baseline_vader"]
+        baseline = f"VADER {vader['accuracy']:.4f}" if isinstance(vader, dict) else "VADER n/a"
+        print(f"test accuracy {metrics['test']['accuracy']:.4f}, macro-F1 {metrics['test']['f1_macro']:.4f} ({baseline}); run {run.info.run_id}")
+
+
+TASKS = {"sentiment": evaluate_sentiment}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--plots", type=Path, required=True)
+    args = parser.parse_args()
+    TASKS[args.task](args)
+
+
+if __name__ == "__main__":
+    _common.run(main)

@@ -1,0 +1,39 @@
+"""DVC stage prepare@TASK: build, clean, split and tokenize a task's data set.
+
+    python stages/prepare.py sentiment --raw data/raw/vaderSentiment-3.3.2.tar.gz --out data/prepared/sentiment
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import _common
+
+
+def prepare_sentiment(args: argparse.Namespace) -> None:
+    import datasets
+
+    from pipeline.data.sentiment import build, save_prepared
+
+    params = _common.params()
+    datasets.disable_progress_bars()
+    dataset, tokenizer, meta = build(params.prepare.sentiment, params.seed, args.raw)
+    save_prepared(args.out, dataset, tokenizer, meta)
+    print(json.dumps({k: meta[k] for k in ("classes", "vocab_size", "dropped_neutral", "dropped_duplicates")}))
+    print({split: s["examples"] for split, s in meta["splits"].items()})
+
+
+TASKS = {"sentiment": prepare_sentiment}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--raw", type=Path, help="raw input (the vaderSentiment sdist for the default sentiment data)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    TASKS[args.task](args)
+
+
+if __name__ == "__main__":
+    _common.run(main)
