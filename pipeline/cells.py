@@ -213,9 +213,7 @@ class _ScratchRNNBase(nn.Module):
             outputs[t] = h if mask is None else h * mask[:, t, None]
         return torch.stack(outputs, dim=1), state
 
-    def forward(
-        self, input: Tensor | PackedSequence, hx: State | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor | PackedSequence, State]:
+    def forward(self, input: Tensor | PackedSequence, hx: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor | PackedSequence, State]:
         """Run the layers over a sequence.
 
         Args:

@@ -30,7 +30,11 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps([{"text": p.text, "label": p.label, "probability": round(p.probability, 4), "probabilities": p.probabilities} for p in predictions], indent=2))
+        print(
+            json.dumps(
+                [{"text": p.text, "label": p.label, "probability": round(p.probability, 4), "probabilities": p.probabilities} for p in predictions], indent=2
+            )
+        )
     else:
         for p in predictions:
             print(f"{p.label}\t{p.probability:.3f}\t{p.text}")

@@ -71,23 +71,32 @@ def _sentiment(metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapp
     text = f"""## Sentiment classification (many-to-one)
 
 - **Model:** {arch}.
-- **Data:** {meta['path']}; classes {', '.join(meta['classes'])}; {neutral}; {meta['dropped_duplicates']} duplicates removed;
-  split {splits['train']['examples']} / {splits['val']['examples']} / {splits['test']['examples']} (train / val / test) with seed {meta['seed']};
-  word vocabulary of {meta['vocab_size']} fitted on the training split.
-- **Training:** AdamW, learning rate {train['lr']}, batch {train['batch_size']}, dropout {train['dropout']}, gradient-norm clip {train['grad_clip']},
-  up to {train['max_epochs']} epochs with early stopping on validation loss (patience {train['patience']});
-  kept epoch {summary.get('best_epoch', '?')} of {summary.get('epochs', '?')} (lowest validation loss {summary.get('best_val_loss', float('nan')):.4f}).
+- **Data:** {meta["path"]}; classes {", ".join(meta["classes"])}; {neutral}; {meta["dropped_duplicates"]} duplicates removed;
+  split {splits["train"]["examples"]} / {splits["val"]["examples"]} / {splits["test"]["examples"]} (train / val / test) with seed {meta["seed"]};
+  word vocabulary of {meta["vocab_size"]} fitted on the training split.
+- **Training:** AdamW, learning rate {train["lr"]}, batch {train["batch_size"]}, dropout {train["dropout"]}, gradient-norm clip {train["grad_clip"]},
+  up to {train["max_epochs"]} epochs with early stopping on validation loss (patience {train["patience"]});
+  kept epoch {summary.get("best_epoch", "?")} of {summary.get("epochs", "?")} (lowest validation loss {summary.get("best_val_loss", float("nan")):.4f}).
 
-| model (test split, {metrics['n_test']} sentences) | accuracy | macro-F1 |
+| model (test split, {metrics["n_test"]} sentences) | accuracy | macro-F1 |
 |---|---|---|
-| this model | {test['accuracy']:.4f} | {test['f1_macro']:.4f} |
+| this model | {test["accuracy"]:.4f} | {test["f1_macro"]:.4f} |
 {baseline_row}
 
 ![training curves](../plots/sentiment/train/training_curves.png)
 ![confusion matrix](../plots/sentiment/eval/confusion_matrix.png)
 """
-    dataset = {"dataset_type": meta["source"], "dataset_name": meta["path"], "dataset_split": "test", "task_type": "text-classification", "task_name": "Sentiment classification"}
-    results = [EvalResult(metric_type="accuracy", metric_value=test["accuracy"], **dataset), EvalResult(metric_type="f1", metric_name="macro-F1", metric_value=test["f1_macro"], **dataset)]
+    dataset = {
+        "dataset_type": meta["source"],
+        "dataset_name": meta["path"],
+        "dataset_split": "test",
+        "task_type": "text-classification",
+        "task_name": "Sentiment classification",
+    }
+    results = [
+        EvalResult(metric_type="accuracy", metric_value=test["accuracy"], **dataset),
+        EvalResult(metric_type="f1", metric_name="macro-F1", metric_value=test["f1_macro"], **dataset),
+    ]
     return text, results
 
 

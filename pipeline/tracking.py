@@ -18,6 +18,7 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,11 +185,12 @@ def log_artifact(path: Path, artifact_path: str | None = None) -> None:
 def log_dataset(dataset: Any, name: str, source_dir: Path, digest: str, context: str, targets: str | None = None) -> None:
     """Record a Hugging Face data set as the run's input (the UI's "Datasets used")."""
     import mlflow
+    from mlflow.data.artifact_dataset_sources import LocalArtifactDatasetSource
 
-    mlflow.log_input(
-        mlflow.data.from_huggingface(dataset, name=name, digest=digest, targets=targets, source=source_dir.resolve().as_uri()),
-        context=context,
-    )
+    source = LocalArtifactDatasetSource(source_dir.resolve().as_uri())
+    with warnings.catch_warnings():  # MLflow's hint that int columns cannot hold NaN: ours never do
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        mlflow.log_input(mlflow.data.from_huggingface(dataset, name=name, digest=digest, targets=targets, source=source), context=context)
 
 
 def lightning_logger(uri: str, run_id: str) -> Any:

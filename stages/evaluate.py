@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import _common
-
 from pipeline import plots, tracking
 
 
@@ -26,7 +25,9 @@ def evaluate_sentiment(args: argparse.Namespace) -> None:
     cell = params.train.sentiment.cell
     tags = {"rnnlab.task": "sentiment", "rnnlab.stage": "evaluate", "rnnlab.cell": cell}
     with tracking.tracked_run(uri, f"{params.mlflow.experiment_prefix}/sentiment", tracking.run_name("evaluate", cell), root, tags) as run:
-        tracking.log_params({"seed": params.seed, "train.sentiment": params.train.sentiment.model_dump(), "evaluate.sentiment": params.evaluate.sentiment.model_dump()})
+        tracking.log_params(
+            {"seed": params.seed, "train.sentiment": params.train.sentiment.model_dump(), "evaluate.sentiment": params.evaluate.sentiment.model_dump()}
+        )
         result = evaluate(predictor, dataset["test"], params.evaluate.sentiment.batch_size)
         metrics = result["metrics"]
         args.metrics.parent.mkdir(parents=True, exist_ok=True)

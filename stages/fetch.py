@@ -1,13 +1,12 @@
 """DVC stage fetch_vader: download the vaderSentiment source distribution (its rated sentences).
 
-    python stages/fetch.py data/raw
+python stages/fetch.py data/raw
 """
 
 import argparse
 from pathlib import Path
 
 import _common
-
 from pipeline.data.vader import fetch_sdist
 
 

@@ -1,6 +1,6 @@
 """DVC stage model_card: write reports/model_card.md from params, metrics and data statistics.
 
-    python stages/model_card.py --metrics metrics --data data/prepared --models models --out reports/model_card.md
+python stages/model_card.py --metrics metrics --data data/prepared --models models --out reports/model_card.md
 """
 
 import argparse
@@ -9,7 +9,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import _common
-
 from pipeline import tracking
 from pipeline.model_card import SECTIONS, render
 
@@ -38,7 +37,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(card, encoding="utf-8")
     uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
-    with tracking.tracked_run(uri, f"{params.mlflow.experiment_prefix}/model_card", tracking.run_name("model_card", "all"), root, {"rnnlab.stage": "model_card"}):
+    with tracking.tracked_run(
+        uri, f"{params.mlflow.experiment_prefix}/model_card", tracking.run_name("model_card", "all"), root, {"rnnlab.stage": "model_card"}
+    ):
         tracking.log_artifact(args.out)
     print(f"wrote {args.out} ({', '.join(tasks) or 'no task has metrics yet'})")
 

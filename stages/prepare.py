@@ -1,6 +1,6 @@
 """DVC stage prepare@TASK: build, clean, split and tokenize a task's data set.
 
-    python stages/prepare.py sentiment --raw data/raw/vaderSentiment-3.3.2.tar.gz --out data/prepared/sentiment
+python stages/prepare.py sentiment --raw data/raw/vaderSentiment-3.3.2.tar.gz --out data/prepared/sentiment
 """
 
 import argparse

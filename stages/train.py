@@ -1,6 +1,6 @@
 """DVC stage train@TASK: train a task's model with Lightning, log the run to MLflow.
 
-    python stages/train.py sentiment --data data/prepared/sentiment --out models/sentiment --plots plots/sentiment
+python stages/train.py sentiment --data data/prepared/sentiment --out models/sentiment --plots plots/sentiment
 """
 
 import argparse
@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import _common
-
 from pipeline import plots, tracking
 
 
@@ -40,8 +39,15 @@ def train_sentiment(args: argparse.Namespace) -> None:
         tracking.log_dataset(dataset["train"], "sentiment-train", args.data, digest, "training", targets="label")
         tracking.log_dataset(dataset["val"], "sentiment-val", args.data, digest, "validation", targets="label")
 
-        result = train(cfg, params.trainer, params.seed, args.data, args.out, root / ".rnnlab" / "lightning" / "sentiment",
-                       logger=tracking.lightning_logger(uri, run.info.run_id))
+        result = train(
+            cfg,
+            params.trainer,
+            params.seed,
+            args.data,
+            args.out,
+            root / ".rnnlab" / "lightning" / "sentiment",
+            logger=tracking.lightning_logger(uri, run.info.run_id),
+        )
         summary = {k: result[k] for k in ("best_epoch", "best_val_loss", "epochs")}
         (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         write_history(result["history"], args.plots / "history.csv")

@@ -162,14 +162,14 @@ def build(cfg: SentimentPrepareParams, seed: int, raw_sdist: Path | None) -> tup
     texts, labels, n_duplicates = _deduplicate(texts, labels)
     parts = split_indices(len(texts), cfg.val_fraction, cfg.test_fraction, seed)
 
-    tokenizer = train_word_tokenizer(
-        (texts[i] for i in parts["train"]), cfg.min_frequency, cfg.max_vocab, cfg.lowercase, cfg.max_length
+    tokenizer = train_word_tokenizer((texts[i] for i in parts["train"]), cfg.min_frequency, cfg.max_vocab, cfg.lowercase, cfg.max_length)
+    features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=class_names),
+            "input_ids": datasets.Sequence(datasets.Value("int32")),
+        }
     )
-    features = datasets.Features({
-        "text": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=class_names),
-        "input_ids": datasets.Sequence(datasets.Value("int32")),
-    })
     splits, stats = {}, {}
     for split, idx in parts.items():
         split_texts = [texts[i] for i in idx]

@@ -38,8 +38,20 @@ class Snippet:
 def fetch_sdist(dest_dir: Path) -> Path:
     """Download the vaderSentiment source distribution into dest_dir with pip; return its path."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", f"{PACKAGE}=={VERSION}",
-           "--no-binary", ":all:", "--no-deps", "--no-build-isolation", "--quiet", "-d", str(dest_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"{PACKAGE}=={VERSION}",
+        "--no-binary",
+        ":all:",
+        "--no-deps",
+        "--no-build-isolation",
+        "--quiet",
+        "-d",
+        str(dest_dir),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     path = dest_dir / SDIST_NAME
     if result.returncode != 0 or not path.is_file():

@@ -22,7 +22,13 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: Path, task: str, model_args: dict[str, Any], state_dict: dict[str, torch.Tensor], extra: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "task": task, "model_args": model_args, "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "extra": extra or {}}
+    payload = {
+        "format": FORMAT,
+        "task": task,
+        "model_args": model_args,
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "extra": extra or {},
+    }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)  # never leave a half-written checkpoint behind

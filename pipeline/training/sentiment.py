@@ -75,10 +75,12 @@ class SentimentSystem(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = SentimentClassifier(**model_args)
-        metrics = MetricCollection({
-            "acc": MulticlassAccuracy(model_args["num_classes"], average="micro"),
-            "f1": MulticlassF1Score(model_args["num_classes"], average="macro"),
-        })
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(model_args["num_classes"], average="micro"),
+                "f1": MulticlassF1Score(model_args["num_classes"], average="macro"),
+            }
+        )
         self.train_metrics, self.val_metrics, self.test_metrics = (metrics.clone(prefix=f"{s}/") for s in ("train", "val", "test"))
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -100,7 +102,9 @@ class SentimentSystem(L.LightningModule):
         logits = self(batch["input_ids"], batch["lengths"])
         loss = F.cross_entropy(logits, batch["labels"])
         if stage == "train":
-            check_finite(loss.item(), f"epoch {self.current_epoch}, step {self.global_step}", "lower train.sentiment.lr or raise grad_clip's strength (smaller value)")
+            check_finite(
+                loss.item(), f"epoch {self.current_epoch}, step {self.global_step}", "lower train.sentiment.lr or raise grad_clip's strength (smaller value)"
+            )
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(logits, batch["labels"])
         size = batch["labels"].size(0)
@@ -152,6 +156,8 @@ def train(
     Returns:
         {"history": per-epoch rows, "best_epoch", "best_val_loss", "epochs", "model_args", "classes"}.
     """
+    if resume_from is None:
+        shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)  # a fresh run: no stale "best" from the last one
     L.seed_everything(seed, workers=True, verbose=False)
     data = SentimentDataModule(prepared_dir, cfg.batch_size, seed)
     data.setup()

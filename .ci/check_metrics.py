@@ -1,0 +1,46 @@
+"""Regression gate: the metrics `dvc repro` just wrote against the committed ones and fixed floors.
+
+    python .ci/check_metrics.py            # after `dvc repro`, in CI
+
+`dvc metrics diff --json` gives committed (HEAD) and workspace values; a metric may not fall
+more than TOLERANCE below its committed value, nor below its floor (the issue's target).
+Exit 1 with one line per failure.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+TOLERANCE = 0.02
+# (metrics file, key, floor, higher is better)
+CHECKS = [
+    ("metrics/sentiment.json", "test.accuracy", 0.77, True),
+    ("metrics/sentiment.json", "test.f1_macro", 0.75, True),
+]
+
+
+def main() -> int:
+    raw = subprocess.run([sys.executable, "-m", "dvc", "metrics", "diff", "--json", "--all"], capture_output=True, text=True, check=True).stdout
+    diff = json.loads(raw or "{}")
+    failures = []
+    for path, key, floor, higher in CHECKS:
+        entry = diff.get(path, {}).get(key)
+        if entry is None:
+            failures.append(f"{path}: {key} missing (did `dvc repro` run?)")
+            continue
+        new, old = entry.get("new"), entry.get("old")
+        print(f"{path} {key}: committed {old}, now {new} (floor {floor})")
+        sign = 1 if higher else -1
+        if new is None or sign * (new - floor) < 0:
+            failures.append(f"{path}: {key} = {new} is past its floor {floor}")
+        elif old is not None and sign * (new - old) < -TOLERANCE:
+            failures.append(f"{path}: {key} = {new} regressed more than {TOLERANCE} from the committed {old}")
+    for failure in failures:
+        print(f"REGRESSION {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The model card: Hugging Face format (YAML metadata, then sections) from metrics files."""
+
+from __future__ import annotations
+
+import yaml
+
+from pipeline.config import load_params
+from pipeline.model_card import render
+
+from .conftest import REPO
+
+META = {
+    "source": "vader",
+    "path": "VADER movie-review snippets",
+    "classes": ["negative", "positive"],
+    "vocab_size": 8000,
+    "dropped_neutral": 562,
+    "dropped_duplicates": 2,
+    "neutral_band": 0.5,
+    "seed": 2026,
+    "splits": {s: {"examples": n} for s, n in (("train", 8000), ("val", 1000), ("test", 1000))},
+}
+METRICS = {"test": {"accuracy": 0.8123, "f1_macro": 0.8101}, "n_test": 1000, "baseline_vader": {"accuracy": 0.6345, "f1_macro": 0.6158}}
+
+
+def test_card_has_metadata_and_sections():
+    params = load_params(REPO / "params.yaml").model_dump()
+    card = render(
+        params,
+        {"sentiment": METRICS},
+        {"sentiment": META},
+        {"sentiment": {"best_epoch": 4, "epochs": 7, "best_val_loss": 0.45}},
+        {"torch": "2.13.0", "lightning": "2.6.6"},
+        "abc123",
+    )
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    [entry] = meta["model-index"]
+    values = {m["type"]: m["value"] for r in entry["results"] for m in r["metrics"]}
+    assert values == {"accuracy": 0.8123, "f1": 0.8101}
+    assert meta["license"] == "mit" and meta["library_name"] == "pytorch"
+    for heading in ("## Model details", "## Sentiment classification (many-to-one)", "## Intended uses and limitations", "## How to reproduce"):
+        assert heading in body
+    assert "| this model | 0.8123 | 0.8101 |" in body
+    assert "| VADER lexicon (rule-based, compound score >= 0 is positive) | 0.6345 | 0.6158 |" in body
+    assert "kept epoch 4 of 7" in body and "`abc123`" in body
+
+
+def test_card_without_tasks_still_renders():
+    params = load_params(REPO / "params.yaml").model_dump()
+    card = render(params, {}, {}, {}, {"torch": "2.13.0", "lightning": "2.6.6"}, "abc123")
+    assert card.startswith("---\n") and "## Model details" in card and "## Sentiment" not in card
