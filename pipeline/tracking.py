@@ -185,11 +185,13 @@ def log_artifact(path: Path, artifact_path: str | None = None) -> None:
 def log_dataset(dataset: Any, name: str, source_dir: Path, digest: str, context: str, targets: str | None = None) -> None:
     """Record a Hugging Face data set as the run's input (the UI's "Datasets used")."""
     import mlflow
-    from mlflow.data.artifact_dataset_sources import LocalArtifactDatasetSource
 
-    source = LocalArtifactDatasetSource(source_dir.resolve().as_uri())
-    with warnings.catch_warnings():  # MLflow's hint that int columns cannot hold NaN: ours never do
+    with warnings.catch_warnings():
+        # MLflow's hint that int columns cannot hold NaN (ours never do), and its note that a
+        # file:// URI matches two registered source types (both local-artifact sources).
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        source = source_dir.resolve().as_uri()
         mlflow.log_input(mlflow.data.from_huggingface(dataset, name=name, digest=digest, targets=targets, source=source), context=context)
 
 

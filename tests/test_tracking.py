@@ -64,3 +64,16 @@ def test_directory_digest_changes_with_content(tmp_path):
     assert first == tracking.directory_digest(tmp_path)
     (tmp_path / "a.txt").write_text("two")
     assert tracking.directory_digest(tmp_path) != first
+
+
+def test_dataset_is_logged_as_run_input(tmp_path):
+    import datasets
+    import mlflow
+
+    table = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1], "input_ids": [[2], [3]]})
+    uri = tracking.resolve_tracking_uri(None, tmp_path)
+    with tracking.tracked_run(uri, "rnnlab-test/data", "train-lstm", tmp_path) as run:
+        tracking.log_dataset(table, "sentiment-train", tmp_path, "abc123", "training", targets="label")
+    [logged] = mlflow.MlflowClient(uri).get_run(run.info.run_id).inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest) == ("sentiment-train", "abc123")
+    assert logged.tags[0].value == "training"
