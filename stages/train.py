@@ -23,10 +23,11 @@ def write_history(rows: list[dict], path: Path) -> None:
 
 
 def train_sentiment(args: argparse.Namespace) -> None:
+    params, root = _common.params(), _common.repo_root()  # before the slow imports: a bad key fails at once
+
     from pipeline.data.sentiment import load_prepared
     from pipeline.training.sentiment import train
 
-    params, root = _common.params(), _common.repo_root()
     cfg = params.train.sentiment
     uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
     experiment = f"{params.mlflow.experiment_prefix}/sentiment"
