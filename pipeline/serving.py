@@ -9,7 +9,6 @@ code as the CLI.
 
 from __future__ import annotations
 
-import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -21,23 +20,18 @@ from mlflow.types import ColSpec, Schema
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-# MLflow warns, when a PythonModel subclass is defined, that predict() has no type hints; the
-# explicit signature in log_sentiment_model() declares the input and output instead.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
+class SentimentModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: a column of strings in, a frame of (label, probability) out."""
 
-    class SentimentModel(mlflow.pyfunc.PythonModel):
-        """pyfunc wrapper: a column of strings in, a frame of (label, probability) out."""
+    def load_context(self, context) -> None:
+        from pipeline.predict import SentimentPredictor
 
-        def load_context(self, context) -> None:
-            from pipeline.predict import SentimentPredictor
+        self.predictor = SentimentPredictor.from_files(Path(context.artifacts["checkpoint"]), Path(context.artifacts["tokenizer"]))
 
-            self.predictor = SentimentPredictor.from_files(Path(context.artifacts["checkpoint"]), Path(context.artifacts["tokenizer"]))
-
-        def predict(self, context, model_input, params=None) -> pd.DataFrame:
-            texts = model_input.iloc[:, 0].tolist() if isinstance(model_input, pd.DataFrame) else list(model_input)
-            predictions = self.predictor.predict(texts)
-            return pd.DataFrame({"label": [p.label for p in predictions], "probability": [p.probability for p in predictions]})
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+        texts = model_input.iloc[:, 0].tolist() if isinstance(model_input, pd.DataFrame) else list(model_input)
+        predictions = self.predictor.predict(texts)
+        return pd.DataFrame({"label": [p.label for p in predictions], "probability": [p.probability for p in predictions]})
 
 
 def log_sentiment_model(model_dir: Path) -> str:
@@ -47,15 +41,13 @@ def log_sentiment_model(model_dir: Path) -> str:
         outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability")]),
     )
     requirements = [f"{name}=={version(name)}" for name in ("torch", "tokenizers", "numpy", "pandas", "mlflow")]
-    with warnings.catch_warnings():  # again on logging: the explicit signature does the type hints' job
-        warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PACKAGE_DIR / "mlflow_model.py"),  # models from code: nothing pickled
-            artifacts={"checkpoint": str(model_dir / "model.pt"), "tokenizer": str(model_dir / "tokenizer.json")},
-            code_paths=[str(PACKAGE_DIR)],
-            signature=signature,
-            input_example=pd.DataFrame({"text": ["A wonderful, moving film.", "A dull, lifeless film."]}),
-            pip_requirements=requirements,
-        )
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(PACKAGE_DIR / "mlflow_model.py"),  # models from code: nothing pickled
+        artifacts={"checkpoint": str(model_dir / "model.pt"), "tokenizer": str(model_dir / "tokenizer.json")},
+        code_paths=[str(PACKAGE_DIR)],
+        signature=signature,
+        input_example=pd.DataFrame({"text": ["A wonderful, moving film.", "A dull, lifeless film."]}),
+        pip_requirements=requirements,
+    )
     return info.model_uri
