@@ -29,7 +29,7 @@ time. Every figure below comes from the metrics files of the run that wrote this
 
 - **Developed by:** the rnnlab project; PyTorch {{ versions.torch }}, Lightning {{ versions.lightning }}.
 - **Model type:** recurrent neural networks (Elman RNN / LSTM / GRU), trained from scratch.
-- **Code commit:** `{{ commit }}`; parameters: `params.yaml` (seed {{ seed }}).
+- **Code commit** the pipeline ran on: `{{ commit }}`; parameters: `params.yaml` (seed {{ seed }}).
 - **License:** MIT (code); each data set keeps its own terms (see each task's Data line).
 
 {% for task in tasks %}{{ task }}

@@ -66,11 +66,18 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     )
 
 
+CODE_PATHS = ("pipeline", "stages", "params.yaml", "dvc.yaml", "pyproject.toml")
+
+
 def git_commit(root: Path) -> str | None:
-    """The repository's HEAD commit, with '-dirty' when tracked files have changed; None outside git."""
+    """HEAD's commit, with '-dirty' when the code or params differ from it; None outside git.
+
+    Only CODE_PATHS count: `dvc repro` itself rewrites dvc.lock and the metrics while it runs.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS]
+        dirty = subprocess.run(status, cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("-dirty" if dirty else "")
