@@ -270,40 +270,33 @@ class ScratchRNN(_ScratchRNNBase):
     mode = "rnn"
 
 
-class ScratchLSTM(_ScratchRNNBase):
+class _GatedScratch(_ScratchRNNBase):
+    """Constructor of the gated layers, in nn.LSTM/nn.GRU's positional order (no nonlinearity:
+    the gates' sigmoid and tanh are fixed by their equations)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, batch_first, dropout, bidirectional)
+
+
+class ScratchLSTM(_GatedScratch):
     """LSTM layer from the equations, a drop-in for ``nn.LSTM`` (no ``proj_size``)."""
 
     mode = "lstm"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:  # nn.LSTM's positional order; its non-linearities are fixed by the equations
-        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, batch_first, dropout, bidirectional)
 
-
-class ScratchGRU(_ScratchRNNBase):
+class ScratchGRU(_GatedScratch):
     """GRU layer from the equations, a drop-in for ``nn.GRU``."""
 
     mode = "gru"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-    ) -> None:  # nn.GRU's positional order
-        super().__init__(input_size, hidden_size, num_layers, "tanh", bias, batch_first, dropout, bidirectional)
 
 
 _FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -171,9 +171,13 @@ def log_metrics(metrics: Mapping[str, Any], prefix: str = "") -> None:
     mlflow.log_metrics(flat)
 
 
-def log_figure(figure: Any, artifact_file: str) -> None:
+def log_figure(figure: Any, artifact_file: str, save_to: Path | None = None) -> None:
+    """Log a matplotlib figure to the active run, and also save it to ``save_to`` (a DVC out)."""
     import mlflow
 
+    if save_to is not None:
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(save_to, dpi=110)
     mlflow.log_figure(figure, artifact_file)
 
 

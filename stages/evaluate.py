@@ -38,8 +38,7 @@ def evaluate_sentiment(args: argparse.Namespace) -> None:
             writer.writerow(["actual", "predicted"])
             writer.writerows((meta["classes"][t], meta["classes"][p]) for t, p in zip(result["y_true"], result["y_pred"]))
         figure = plots.confusion_matrix(result["confusion"], meta["classes"], f"sentiment test split: {cell.upper()}")
-        figure.savefig(args.plots / "confusion_matrix.png", dpi=110)
-        tracking.log_figure(figure, "figures/confusion_matrix.png")
+        tracking.log_figure(figure, "figures/confusion_matrix.png", save_to=args.plots / "confusion_matrix.png")
         tracking.log_metrics(metrics)
         tracking.log_artifact(args.metrics)
         vader = metrics["baseline_vader"]

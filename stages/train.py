@@ -53,8 +53,7 @@ def train_sentiment(args: argparse.Namespace) -> None:
         (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         write_history(result["history"], args.plots / "history.csv")
         figure = plots.training_curves(result["history"], f"sentiment: {cfg.cell.upper()} ({cfg.backend})")
-        figure.savefig(args.plots / "training_curves.png", dpi=110)
-        tracking.log_figure(figure, "figures/training_curves.png")
+        tracking.log_figure(figure, "figures/training_curves.png", save_to=args.plots / "training_curves.png")
         tracking.log_metrics({"best_epoch": summary["best_epoch"], "best_val_loss": summary["best_val_loss"]})
         if params.mlflow.log_model:
             from pipeline.serving import log_sentiment_model
