@@ -41,6 +41,12 @@ def repo_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
 
 
+def is_rank_zero() -> bool:
+    """False in the worker processes that Lightning's DDP starts by re-running the stage's
+    command (it sets LOCAL_RANK and NODE_RANK); only rank zero logs and writes outputs."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def params() -> Params:
     return load_params(PARAMS_FILE)
 

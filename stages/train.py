@@ -29,6 +29,10 @@ def train_sentiment(args: argparse.Namespace) -> None:
     from pipeline.training.sentiment import train
 
     cfg = params.train.sentiment
+    work_dir = root / ".rnnlab" / "lightning" / "sentiment"  # Lightning's resumable checkpoints, outside DVC's outs
+    if not _common.is_rank_zero():  # a DDP worker: it trains its shard; rank zero logs and writes
+        train(cfg, params.trainer, params.seed, args.data, args.out, work_dir)
+        return
     uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
     experiment = f"{params.mlflow.experiment_prefix}/sentiment"
     tags = {"rnnlab.task": "sentiment", "rnnlab.stage": "train", "rnnlab.cell": cfg.cell}
@@ -46,7 +50,7 @@ def train_sentiment(args: argparse.Namespace) -> None:
             params.seed,
             args.data,
             args.out,
-            root / ".rnnlab" / "lightning" / "sentiment",
+            work_dir,
             logger=tracking.lightning_logger(uri, run.info.run_id),
         )
         summary = {k: result[k] for k in ("best_epoch", "best_val_loss", "epochs")}

@@ -108,7 +108,7 @@ class SentimentSystem(L.LightningModule):
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(logits, batch["labels"])
         size = batch["labels"].size(0)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=size, prog_bar=stage == "val")
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=size, prog_bar=stage == "val", sync_dist=True)  # mean over DDP ranks
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=size)
         return loss
 
