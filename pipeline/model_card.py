@@ -71,7 +71,7 @@ def _sentiment(metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapp
     caveat = (
         "**Limitations.** 8,000 movie-review sentences teach the model this corpus's cues, not sentiment in general: "
         "'really' and 'was' occur mostly in negative snippets here (about 31% positive), so out-of-domain text such as "
-        '"The food was really good" can come out negative. Compare with VADER\'s lexicon, which knows no domain.\n'
+        '"The food was really good" can come out negative.\n'
         if meta["source"] == "vader"
         else ""
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data.tokenize import PAD_ID, load_tokenizer
+from pipeline.data.tokenize import load_tokenizer, pad_batch
 from pipeline.models.checkpoint import load_checkpoint
 from pipeline.models.sentiment import SentimentClassifier
 
@@ -50,10 +50,7 @@ class SentimentPredictor:
     @torch.inference_mode()
     def probabilities_from_ids(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
         """Class probabilities (B, C) for already tokenized texts."""
-        lengths = torch.tensor([max(len(ids), 1) for ids in batch])
-        padded = torch.full((len(batch), int(lengths.max())), PAD_ID, dtype=torch.long)
-        for i, ids in enumerate(batch):
-            padded[i, : len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+        padded, lengths = pad_batch(batch)
         return torch.softmax(self.model(padded, lengths), dim=-1).numpy()
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

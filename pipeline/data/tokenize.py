@@ -6,9 +6,10 @@ prepared data set, and loaded back by training, evaluation and prediction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from pipeline.data import DataError
@@ -39,3 +40,13 @@ def load_tokenizer(path: Path) -> Tokenizer:
         return Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception on malformed JSON
         raise DataError(f"{path} is not a valid tokenizer file ({exc}); re-run the prepare stage") from None
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into (B, T) int64 ids and (B,) lengths (an empty list counts as
+    one pad step, so every length is >= 1 as packing requires)."""
+    lengths = torch.tensor([max(len(ids), 1) for ids in sequences])
+    padded = torch.full((len(sequences), int(lengths.max())), pad_id, dtype=torch.long)
+    for i, ids in enumerate(sequences):
+        padded[i, : len(ids)] = torch.as_tensor(list(ids), dtype=torch.long)
+    return padded, lengths

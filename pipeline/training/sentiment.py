@@ -19,7 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pipeline.config import SentimentTrainParams, TrainerParams
 from pipeline.data.sentiment import load_prepared
-from pipeline.data.tokenize import PAD_ID
+from pipeline.data.tokenize import pad_batch
 from pipeline.models.checkpoint import save_checkpoint
 from pipeline.models.sentiment import SentimentClassifier
 from pipeline.training.common import build_trainer, check_finite
@@ -27,10 +27,7 @@ from pipeline.training.common import build_trainer, check_finite
 
 def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     """Pad a list of {"input_ids", "label"} rows into (B, T) ids, (B,) lengths and (B,) labels."""
-    lengths = torch.tensor([max(len(r["input_ids"]), 1) for r in rows])
-    ids = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r["input_ids"])] = torch.as_tensor(r["input_ids"], dtype=torch.long)
+    ids, lengths = pad_batch([r["input_ids"] for r in rows])
     return {"input_ids": ids, "lengths": lengths, "labels": torch.tensor([r["label"] for r in rows])}
 
 
