@@ -1,6 +1,6 @@
 """The ``rnnlab`` command: use trained models from the shell.
 
-    rnnlab predict sentiment "The food was really good" ["another sentence" ...]
+    rnnlab predict sentiment "A wonderful, moving film." ["another sentence" ...]
     rnnlab predict sentiment --json "..."        # machine-readable output
 
 Only torch and tokenizers are imported on this path (no Lightning, no MLflow), so the

@@ -59,7 +59,7 @@ class SentimentPredictor:
             texts = [texts]
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
-                raise ValueError(f'text {i + 1} is empty: give a sentence to classify, for example "The food was really good"')
+                raise ValueError(f'text {i + 1} is empty: give a sentence to classify, for example "A wonderful, moving film."')
         ids = [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
         if any(not x for x in ids):
             raise ValueError("a text has no tokens after normalisation: give a sentence with words in it")

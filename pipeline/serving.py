@@ -1,7 +1,7 @@
 """The trained sentiment model as an MLflow pyfunc model that takes raw text.
 
 ``mlflow models serve -m runs:/<run id>/model --env-manager local`` then answers
-``POST /invocations {"inputs": ["The food was really good"]}`` with a label and a
+``POST /invocations {"inputs": ["A wonderful, moving film."]}`` with a label and a
 probability per text. The model's artifacts are the checkpoint and the vocabulary; its
 code is this package (``code_paths``), and prediction runs ``pipeline.predict``, the same
 code as the CLI.
