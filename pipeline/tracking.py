@@ -13,7 +13,6 @@ One experiment per task (``rnnlab/sentiment``), one run per stage execution, nam
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import urllib.error
@@ -179,12 +178,6 @@ def log_figure(figure: Any, artifact_file: str, save_to: Path | None = None) -> 
         save_to.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(save_to, dpi=110)
     mlflow.log_figure(figure, artifact_file)
-
-
-def log_json(data: Any, artifact_file: str) -> None:
-    import mlflow
-
-    mlflow.log_text(json.dumps(data, indent=2), artifact_file)
 
 
 def log_artifact(path: Path, artifact_path: str | None = None) -> None:

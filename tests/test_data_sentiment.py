@@ -134,3 +134,19 @@ def test_vader_archive_errors(tmp_path):
         pass
     with pytest.raises(DataError, match="not a readable"):
         read_snippets(tmp_path / "empty.tar.gz")
+
+
+def test_unlabeled_rows_are_dropped_and_counted(tmp_path):
+    """SST-2's test split marks unlabeled rows with -1: they are not a class, nor 'neutral'."""
+    import datasets
+
+    rows = synthetic_reviews(40, seed=5)
+    labels = [int(r > 0) for _, r in rows]
+    labels[:4] = [-1] * 4
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])})
+    table = datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": labels}, features=features)
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    table.to_parquet(str(tmp_path / "hub" / "data" / "test-00000-of-00001.parquet"))
+    dataset, _, meta = build(SentimentPrepareParams(source="hub", path=str(tmp_path / "hub"), hub_split="test", min_frequency=1), 0, None)
+    assert (meta["dropped_empty"], meta["dropped_neutral"]) == (4, 0)
+    assert sum(len(dataset[s]) for s in dataset) == 36

@@ -81,10 +81,17 @@ def _rows_from_table(table, cfg: SentimentPrepareParams) -> tuple[list[str], lis
 
 
 def _to_classes(texts: list, labels: list, names: list[str] | None, neutral_band: float, where: str):
-    """Turn raw labels into class ids. Returns (texts, ids, class_names, n_neutral_dropped, n_empty_dropped)."""
-    keep_texts, keep_labels, neutral, empty = [], [], 0, 0
-    valid = [(t, y) for t, y in zip(texts, labels) if y is not None and not (isinstance(y, float) and math.isnan(y))]
-    empty += len(texts) - len(valid)
+    """Turn raw labels into class ids. Returns (texts, ids, class_names, n_neutral_dropped, n_empty_dropped);
+    "empty" counts rows without text or without a label (None, NaN, or -1 in a class-label column)."""
+
+    def labelled(y) -> bool:
+        if y is None or (isinstance(y, float) and math.isnan(y)):
+            return False
+        return names is None or 0 <= int(y) < len(names)
+
+    keep_texts, keep_labels, neutral = [], [], 0
+    valid = [(t, y) for t, y in zip(texts, labels) if labelled(y)]
+    empty = len(texts) - len(valid)
     if not valid:
         raise DataError(f"{where}: no rows with a label")
     sample = [y for _, y in valid]
@@ -94,7 +101,7 @@ def _to_classes(texts: list, labels: list, names: list[str] | None, neutral_band
         to_id = lambda y: None if abs(y) <= neutral_band else int(y > 0)  # noqa: E731
     elif names is not None:
         class_names = names
-        to_id = lambda y: int(y) if 0 <= int(y) < len(names) else None  # noqa: E731  (-1 marks unlabeled rows)
+        to_id = int
     else:
         values = sorted({str(y) if isinstance(y, str) else int(y) for y in sample}, key=str)
         class_names = [str(v) for v in values]
