@@ -2,6 +2,7 @@
 
     rnnlab predict sentiment "A wonderful, moving film." ["another sentence" ...]
     rnnlab predict sentiment --json "..."        # machine-readable output
+    rnnlab generate --prime "The movie was " --length 300 --temperature 0.8 [--top-k 10] [--seed 1]
 
 Only torch and tokenizers are imported on this path (no Lightning, no MLflow), so the
 command answers in about the time ``import torch`` takes.
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-TASKS = ("sentiment",)
+TASKS = ("sentiment",)  # tasks `predict` classifies with; `generate` uses charlm
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -41,6 +42,27 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from pipeline.data import DataError
+    from pipeline.models.checkpoint import CheckpointError
+    from pipeline.predict import CharGenerator
+
+    model_dir = args.model_dir or Path("models") / "charlm"
+    try:
+        generator = CharGenerator.from_dir(model_dir)
+        generation = generator.generate(args.prime, args.length, args.temperature, args.top_k, args.seed)
+    except (CheckpointError, DataError, ValueError) as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    if generation.unknown:
+        print(f"rnnlab: note: {generation.unknown!r} not in the model's vocabulary: read as <unk>", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"prime": generation.prime, "text": generation.text, "unknown": generation.unknown}, ensure_ascii=False, indent=2))
+    else:
+        print(generation.prime + generation.text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlab", description="Use the models that `dvc repro` trained.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model-dir", type=Path, help="folder with model.pt and tokenizer.json (default: models/TASK)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
     predict.set_defaults(handler=_predict)
+    generate = commands.add_parser("generate", help="generate text with the character language model")
+    generate.add_argument("--prime", default="", help="text to continue (default: start a new line)")
+    generate.add_argument("--length", type=int, default=300, help="characters to generate (default 300)")
+    generate.add_argument("--temperature", type=float, default=0.8, help="< 1 safer, > 1 wilder, 0 always the most likely character (default 0.8)")
+    generate.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
+    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same text (default 0)")
+    generate.add_argument("--model-dir", type=Path, help="folder with model.pt and tokenizer.json (default: models/charlm)")
+    generate.add_argument("--json", action="store_true", help="print JSON (prime, text, unknown characters)")
+    generate.set_defaults(handler=_generate)
     return parser
 
 

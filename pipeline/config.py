@@ -92,16 +92,77 @@ class SentimentEvaluateParams(_Section):
     batch_size: int = Field(256, ge=1)
 
 
+class CharLMPrepareParams(_Section):
+    source: Literal["vader", "local", "hub"] = "vader"
+    path: str | None = None  # local: a .txt file (read whole) or csv/tsv/json/jsonl/parquet (text_column); hub: a data set id
+    hub_config: str | None = None
+    hub_split: str = "train"
+    text_column: str = "text"
+    shuffle_lines: bool = True  # independent sentences (vader): shuffle; running text (a novel, a play): keep the order
+    val_fraction: float = Field(0.05, gt=0.0, lt=1.0)
+    test_fraction: float = Field(0.05, gt=0.0, lt=1.0)
+    min_char_count: int = Field(5, ge=1)  # characters seen fewer times in train become <unk>
+
+    @model_validator(mode="after")
+    def _check(self) -> CharLMPrepareParams:
+        if self.source in ("local", "hub") and not self.path:
+            raise ValueError(f"source {self.source!r} needs 'path' (a local file, or a hub dataset id)")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must leave text to train on (sum < 1)")
+        return self
+
+
+class CharLMTrainParams(_Section):
+    cell: Cell = "lstm"
+    backend: Backend = "fused"
+    nonlinearity: Nonlinearity = "tanh"
+    embedding_dim: int = Field(64, ge=1)
+    hidden_size: int = Field(256, ge=1)
+    num_layers: int = Field(2, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    batch_size: int = Field(32, ge=1)  # parallel streams (rows) the training text is cut into
+    bptt: int = Field(64, ge=1)  # characters per truncated-BPTT window
+    windows_per_batch: int = Field(4, ge=1)  # windows per Lightning batch; one optimizer step per window
+    lr: float = Field(3e-3, gt=0.0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)  # cosine decays to lr * min_lr_ratio
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_epochs: int = Field(2, ge=1)
+    patience: int = Field(4, ge=1)  # validations without a lower val/loss before stopping
+    validations_per_epoch: int = Field(4, ge=1)  # points on the learning curve
+    grad_clip: float = Field(1.0, ge=0.0)
+    carry_state: bool = True  # False: every window starts from zeros (what truncated BPTT's carried state is worth)
+    val_batch_size: int = Field(32, ge=1)  # streams the validation text is cut into
+
+
+class CharLMEvaluateParams(_Section):
+    batch_size: int = Field(32, ge=1)  # streams the test text is cut into (state carried along each)
+    prime: str = "The movie was "
+    sample_length: int = Field(400, ge=1)
+    temperatures: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0], min_length=1)
+    top_k: int | None = Field(None, ge=1)
+    sample_seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CharLMEvaluateParams:
+        if any(t < 0 for t in self.temperatures):
+            raise ValueError("temperatures must be >= 0 (0 means always the most likely character)")
+        return self
+
+
 class PrepareParams(_Section):
     sentiment: SentimentPrepareParams
+    charlm: CharLMPrepareParams = CharLMPrepareParams()
 
 
 class TrainParams(_Section):
     sentiment: SentimentTrainParams
+    charlm: CharLMTrainParams = CharLMTrainParams()
 
 
 class EvaluateParams(_Section):
     sentiment: SentimentEvaluateParams = SentimentEvaluateParams()
+    charlm: CharLMEvaluateParams = CharLMEvaluateParams()
 
 
 class Params(_Section):

@@ -54,7 +54,9 @@ mlflow ui --backend-store-uri sqlite:///mlflow.db
 """
 
 
-def _sentiment(metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapping[str, Any], summary: Mapping[str, Any]) -> tuple[str, list[EvalResult]]:
+def _sentiment(
+    metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapping[str, Any], summary: Mapping[str, Any], extra: Mapping[str, Any]
+) -> tuple[str, list[EvalResult]]:
     train = params["train"]["sentiment"]
     test, vader = metrics["test"], metrics.get("baseline_vader")
     splits = meta["splits"]
@@ -108,7 +110,73 @@ def _sentiment(metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapp
     return text, results
 
 
-SECTIONS = {"sentiment": _sentiment}
+def _charlm(
+    metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapping[str, Any], summary: Mapping[str, Any], extra: Mapping[str, Any]
+) -> tuple[str, list[EvalResult]]:
+    train = params["train"]["charlm"]
+    test, base, splits = metrics["test"], metrics["baselines"], meta["splits"]
+    arch = (
+        f"character embedding {train['embedding_dim']} -> {train['num_layers']}-layer {train['cell'].upper()} "
+        f"({train['hidden_size']} units, {train['backend']} backend) -> linear over {meta['vocab_size']} characters (`<unk>` included)"
+    )
+    order = f"lines shuffled with seed {meta['seed']}" if meta["shuffle_lines"] else "lines kept in their order"
+    rare = meta["rare_characters"]
+    unk = (
+        f"{len(rare)} characters seen fewer than {meta['min_char_count']} times in training ({rare!r}) and any unseen character are read as `<unk>` "
+        f"({splits['test']['unk']} of the test characters)"
+        if rare or splits["test"]["unk"]
+        else "every character of the text is in the vocabulary"
+    )
+    seconds = summary.get("seconds")
+    read = f"{summary.get('characters_seen', 0):,} characters read" + (f", {seconds / 60:.1f} minutes" if seconds else "")
+    best = f"{summary.get('best_val_bpc') or float('nan'):.4f} bits per character at epoch {summary.get('best_epoch', '?')}"
+    rows = [
+        f"| this model | {test['bits_per_char']:.4f} | {test['perplexity']:.2f} |",
+        f"| bz2 -9, given the training text | {base['bz2']:.4f} | {2 ** base['bz2']:.2f} |",
+        f"| xz -9, given the training text | {base['xz']:.4f} | {2 ** base['xz']:.2f} |",
+        f"| unigram (character frequencies, no context) | {base['unigram']:.4f} | {2 ** base['unigram']:.2f} |",
+    ]
+    blocks = []
+    for sample in extra.get("samples", []):
+        top_k = f", top-k {sample['top_k']}" if sample.get("top_k") else ""
+        blocks.append(f"Temperature {sample['temperature']}{top_k} (seed {sample['seed']}):\n\n```text\n{sample['prime']}{sample['text']}\n```\n")
+    sample_blocks = "\n".join(blocks)
+    text = f"""## Character-level language model (char-RNN, generation)
+
+- **Model:** {arch}.
+- **Data:** {meta["path"]}; {meta["characters"]:,} characters, {order}, cut at line ends into
+  {splits["train"]["characters"]:,} / {splits["val"]["characters"]:,} / {splits["test"]["characters"]:,} characters (train / val / test);
+  {unk}; `<unk>` is never generated.
+- **Training:** truncated backpropagation through time: windows of {train["bptt"]} characters over {train["batch_size"]} parallel streams,
+  the state carried from window to window and detached between them; AdamW, learning rate {train["lr"]} ({train["lr_schedule"]} schedule),
+  gradient-norm clip {train["grad_clip"]}, dropout {train["dropout"]}, {train["max_epochs"]} epochs ({read});
+  kept the checkpoint with the lowest validation loss ({best}).
+
+| test text ({metrics["test_characters"]:,} characters) | bits per character | perplexity per character |
+|---|---|---|
+{chr(10).join(rows)}
+
+The compressors see the training text first, so their figure is the cost of the test text given the
+training text, like the model's. Generated from the prime below (`rnnlab generate`):
+
+{sample_blocks}
+![training curves](../plots/charlm/train/training_curves.png)
+"""
+    dataset = {
+        "dataset_type": meta["source"],
+        "dataset_name": meta["path"],
+        "dataset_split": "test",
+        "task_type": "text-generation",
+        "task_name": "Character-level language modelling",
+    }
+    results = [
+        EvalResult(metric_type="bits_per_character", metric_name="test bits per character", metric_value=test["bits_per_char"], **dataset),
+        EvalResult(metric_type="perplexity", metric_name="test perplexity per character", metric_value=test["perplexity"], **dataset),
+    ]
+    return text, results
+
+
+SECTIONS = {"sentiment": _sentiment, "charlm": _charlm}
 
 
 def render(
@@ -118,12 +186,13 @@ def render(
     summaries: Mapping[str, Mapping[str, Any]],
     versions: Mapping[str, str],
     commit: str,
+    extras: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """The model card as Markdown with YAML front matter, for every task that has metrics."""
     texts, results = [], []
     for task, build in SECTIONS.items():
         if task in metrics:
-            text, task_results = build(metrics[task], metas[task], params, summaries.get(task, {}))
+            text, task_results = build(metrics[task], metas[task], params, summaries.get(task, {}), (extras or {}).get(task, {}))
             texts.append(text)
             results += task_results
     data = ModelCardData(

@@ -1,7 +1,7 @@
 """DVC stage evaluate@TASK: score the trained model and its baseline on the test split.
 
-    python stages/evaluate.py sentiment --data data/prepared/sentiment --model models/sentiment \
-        --metrics metrics/sentiment.json --plots plots/sentiment
+    python stages/evaluate.py TASK --data data/prepared/TASK --model models/TASK \
+        --metrics metrics/TASK.json --plots plots/TASK/eval
 """
 
 import argparse
@@ -14,13 +14,13 @@ from pipeline import plots, tracking
 
 
 def evaluate_sentiment(args: argparse.Namespace) -> None:
-    from pipeline.data.sentiment import load_prepared
+    from pipeline.data.store import load_prepared
     from pipeline.evaluation.sentiment import evaluate
     from pipeline.predict import SentimentPredictor
 
     params, root = _common.params(), _common.repo_root()
     predictor = SentimentPredictor.from_dir(args.model)
-    dataset, _, meta = load_prepared(args.data)
+    dataset, _, meta = load_prepared(args.data, "sentiment")
     uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
     cell = params.train.sentiment.cell
     tags = {"rnnlab.task": "sentiment", "rnnlab.stage": "evaluate", "rnnlab.cell": cell}
@@ -46,7 +46,43 @@ def evaluate_sentiment(args: argparse.Namespace) -> None:
         print(f"test accuracy {metrics['test']['accuracy']:.4f}, macro-F1 {metrics['test']['f1_macro']:.4f} ({baseline}); run {run.info.run_id}")
 
 
-TASKS = {"sentiment": evaluate_sentiment}
+def evaluate_charlm(args: argparse.Namespace) -> None:
+    from pipeline.data.charlm import encode, split_text
+    from pipeline.data.store import load_prepared
+    from pipeline.evaluation.charlm import compressor_bits_per_char, model_bits_per_char, samples, unigram_bits_per_char
+    from pipeline.predict import CharGenerator
+
+    params, root = _common.params(), _common.repo_root()
+    cfg, cell = params.evaluate.charlm, params.train.charlm.cell
+    generator = CharGenerator.from_dir(args.model)
+    dataset, tokenizer, meta = load_prepared(args.data, "charlm")
+    train_text, test_text = split_text(dataset, "train"), split_text(dataset, "test")
+    uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
+    tags = {"rnnlab.task": "charlm", "rnnlab.stage": "evaluate", "rnnlab.cell": cell}
+    with tracking.tracked_run(uri, f"{params.mlflow.experiment_prefix}/charlm", tracking.run_name("evaluate", cell), root, tags) as run:
+        tracking.log_params({"seed": params.seed, "train.charlm": params.train.charlm.model_dump(), "evaluate.charlm": cfg.model_dump()})
+        test = model_bits_per_char(generator.model, encode(tokenizer, test_text), rows=cfg.batch_size)
+        metrics = {
+            "test": test,
+            "baselines": {**compressor_bits_per_char(train_text, test_text), "unigram": unigram_bits_per_char(train_text, test_text)},
+            "test_characters": len(test_text),
+            "test_unk_fraction": meta["splits"]["test"]["unk_fraction"],
+        }
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+        generated = samples(generator, cfg.prime, cfg.sample_length, cfg.temperatures, cfg.top_k, cfg.sample_seed)
+        args.plots.mkdir(parents=True, exist_ok=True)
+        (args.plots / "samples.json").write_text(json.dumps(generated, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tracking.log_metrics(metrics)
+        tracking.log_artifact(args.metrics)
+        tracking.log_artifact(args.plots / "samples.json")
+        base = metrics["baselines"]
+        print(f"test {test['bits_per_char']:.4f} bits/char (bz2 {base['bz2']:.4f}, xz {base['xz']:.4f}, unigram {base['unigram']:.4f}); run {run.info.run_id}")
+        for sample in generated:
+            print(f"--- temperature {sample['temperature']}: {sample['prime']}{sample['text'][:200]!r}")
+
+
+TASKS = {"sentiment": evaluate_sentiment, "charlm": evaluate_charlm}
 
 
 def main() -> None:

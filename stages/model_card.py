@@ -1,6 +1,6 @@
 """DVC stage model_card: write reports/model_card.md from params, metrics and data statistics.
 
-python stages/model_card.py --metrics metrics --data data/prepared --models models --out reports/model_card.md
+python stages/model_card.py --metrics metrics --data data/prepared --models models --plots plots --out reports/model_card.md
 """
 
 import argparse
@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--models", type=Path, required=True)
+    parser.add_argument("--plots", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     params, root = _common.params(), _common.repo_root()
@@ -31,6 +32,7 @@ def main() -> None:
         metrics={t: read_json(args.metrics / f"{t}.json") for t in tasks},
         metas={t: read_json(args.data / t / "meta.json") for t in tasks},
         summaries={t: read_json(args.models / t / "train_summary.json") for t in tasks},
+        extras={t: {"samples": read_json(args.plots / t / "eval" / "samples.json")} for t in tasks},
         versions={"torch": version("torch"), "lightning": version("lightning")},
         commit=tracking.git_commit(root) or "unknown",
     )

@@ -40,15 +40,26 @@ def synthetic_reviews(n: int, seed: int = 0) -> list[tuple[str, float]]:
     return rows
 
 
-def write_vader_sdist(path: Path, rows: list[tuple[str, float]], extra_lines: list[str] = ()) -> Path:
-    """A miniature vaderSentiment-3.3.2.tar.gz with the layout of the real one."""
-    lines = [f"{i + 1}\t{rating}\t{text}" for i, (text, rating) in enumerate(rows)] + list(extra_lines)
-    data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+OTHER_CORPORA = {  # a few lines each, so the four-corpus reader (charlm) finds every file
+    "amazonReviewSnippets": ["This blender works great.", "The strap broke after a week."],
+    "tweets": ["loving the sunshine today :)", "ugh, monday again"],
+    "nytEditorialSnippets": ["The council's decision is a sensible one.", "The plan fails the city's poorest residents."],
+}
+
+
+def write_vader_sdist(path: Path, rows: list[tuple[str, float]], extra_lines: list[str] = (), other: dict[str, list[str]] | None = None) -> Path:
+    """A miniature vaderSentiment-3.3.2.tar.gz with the layout of the real one: ``rows`` are the
+    movie-review snippets, ``other`` (default OTHER_CORPORA) the lines of the other three corpora."""
+    files = {"movieReviewSnippets": [f"{i + 1}\t{rating}\t{text}" for i, (text, rating) in enumerate(rows)] + list(extra_lines)}
+    for corpus, lines in (OTHER_CORPORA if other is None else other).items():
+        files[corpus] = [f"{i + 1}\t1.0\t{text}" for i, text in enumerate(lines)]
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tar:
-        info = tarfile.TarInfo("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+        for corpus, lines in files.items():
+            data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+            info = tarfile.TarInfo(f"hutto_ICWSM_2014/{corpus}_GroundTruth.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, mode="w:gz") as tar:
         info = tarfile.TarInfo("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
@@ -80,7 +91,8 @@ def tiny_train():
 
 @pytest.fixture(scope="session")
 def prepared_sentiment(tmp_path_factory, vader_sdist, tiny_prepare) -> Path:
-    from pipeline.data.sentiment import build, save_prepared
+    from pipeline.data.sentiment import build
+    from pipeline.data.store import save_prepared
 
     out = tmp_path_factory.mktemp("prepared") / "sentiment"
     save_prepared(out, *build(tiny_prepare, 7, vader_sdist))
@@ -95,4 +107,35 @@ def trained_sentiment(tmp_path_factory, prepared_sentiment, tiny_train) -> tuple
 
     base = tmp_path_factory.mktemp("trained")
     result = train(tiny_train, TrainerParams(), 7, prepared_sentiment, base / "models", base / "work")
+    return base / "models", result
+
+
+@pytest.fixture(scope="session")
+def tiny_charlm_train():
+    from pipeline.config import CharLMTrainParams
+
+    return CharLMTrainParams(
+        embedding_dim=8, hidden_size=32, num_layers=1, dropout=0.0, batch_size=4, bptt=16, windows_per_batch=2, lr=0.01, max_epochs=3, validations_per_epoch=2
+    )
+
+
+@pytest.fixture(scope="session")
+def prepared_charlm(tmp_path_factory, vader_sdist) -> Path:
+    from pipeline.config import CharLMPrepareParams
+    from pipeline.data.charlm import build
+    from pipeline.data.store import save_prepared
+
+    out = tmp_path_factory.mktemp("prepared") / "charlm"
+    save_prepared(out, *build(CharLMPrepareParams(val_fraction=0.1, test_fraction=0.1, min_char_count=2), 7, vader_sdist))
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_charlm(tmp_path_factory, prepared_charlm, tiny_charlm_train) -> tuple[Path, dict]:
+    """A tiny LSTM language model trained on the synthetic snippets: (model dir, train() result)."""
+    from pipeline.config import TrainerParams
+    from pipeline.training.charlm import train
+
+    base = tmp_path_factory.mktemp("trained_charlm")
+    result = train(tiny_charlm_train, TrainerParams(), 7, prepared_charlm, base / "models", base / "work")
     return base / "models", result

@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.config import SentimentPrepareParams
 from pipeline.data import DataError
-from pipeline.data.sentiment import build, load_prepared, save_prepared, split_indices
+from pipeline.data.sentiment import build, split_indices
+from pipeline.data.store import load_prepared, save_prepared
 from pipeline.data.vader import read_snippets
 
 from .conftest import synthetic_reviews, write_vader_sdist
@@ -47,11 +48,11 @@ def test_split_is_seeded():
 
 def test_save_and_load_roundtrip(tmp_path, vader_sdist, tiny_prepare):
     save_prepared(tmp_path / "p", *build(tiny_prepare, 7, vader_sdist))
-    dataset, tokenizer, meta = load_prepared(tmp_path / "p")
+    dataset, tokenizer, meta = load_prepared(tmp_path / "p", "sentiment")
     assert json.loads((tmp_path / "p" / "meta.json").read_text()) == meta
     assert tokenizer.get_vocab_size() == meta["vocab_size"]
     with pytest.raises(DataError, match="run `dvc repro prepare@sentiment` first"):
-        load_prepared(tmp_path / "nothing")
+        load_prepared(tmp_path / "nothing", "sentiment")
 
 
 def _local_rows():

@@ -39,6 +39,9 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["prepare"]["sentiment"].update(min_frequency=1, val_fraction=0.2, test_fraction=0.2)
     params["train"]["sentiment"].update(embedding_dim=16, hidden_size=16, batch_size=16, lr=0.01, max_epochs=3, dropout=0.1)
+    params["prepare"]["charlm"].update(val_fraction=0.1, test_fraction=0.1, min_char_count=2)
+    params["train"]["charlm"].update(embedding_dim=8, hidden_size=32, num_layers=1, batch_size=4, bptt=16, lr=0.01, max_epochs=2, val_batch_size=2)
+    params["evaluate"]["charlm"].update(batch_size=2, sample_length=60)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_vader_sdist(root / "data" / "raw" / "vaderSentiment-3.3.2.tar.gz", synthetic_reviews(200))
 
@@ -67,6 +70,15 @@ def test_repro_writes_metrics_plots_card_and_model(project):
         assert (root / path).is_file(), path
     card = (root / "reports" / "model_card.md").read_text()
     assert f"| this model | {metrics['test']['accuracy']:.4f} |" in card
+    charlm = json.loads((root / "metrics" / "charlm.json").read_text())
+    assert set(charlm["baselines"]) == {"bz2", "xz", "unigram"}
+    assert charlm["test"]["bits_per_char"] < charlm["baselines"]["unigram"]  # context helps even a tiny model
+    samples = json.loads((root / "plots" / "charlm" / "eval" / "samples.json").read_text())
+    assert [s["temperature"] for s in samples] == [0.5, 0.8, 1.0] and all(len(s["text"]) == 60 for s in samples)
+    assert f"| this model | {charlm['test']['bits_per_char']:.4f} |" in card
+    assert samples[1]["prime"] + samples[1]["text"] in card
+    for path in ("plots/charlm/train/history.csv", "plots/charlm/train/training_curves.png", "models/charlm/model.pt"):
+        assert (root / path).is_file(), path
 
 
 def test_runs_are_in_mlflow_with_a_servable_model(project):
@@ -89,6 +101,17 @@ def test_runs_are_in_mlflow_with_a_servable_model(project):
     answer = model.predict(pd.DataFrame({"text": ["a wonderful brilliant film", "a dull boring film"]}))
     assert list(answer["label"]) == ["positive", "negative"]
 
+    experiment = client.get_experiment_by_name("rnnlab/charlm")
+    runs = {r.data.tags["rnnlab.stage"]: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"train", "evaluate"} and all(r.info.status == "FINISHED" for r in runs.values())
+    assert "test/bits_per_char" in runs["evaluate"].data.metrics and "baselines/bz2" in runs["evaluate"].data.metrics
+    assert len(client.get_metric_history(runs["train"].info.run_id, "val/bpc")) == 8  # 2 epochs x 4 validations
+    generator = mlflow.pyfunc.load_model(f"runs:/{runs['train'].info.run_id}/model")
+    primes = pd.DataFrame({"prime": ["the film ", "a "]})
+    first = generator.predict(primes, params={"length": 30, "temperature": 0.8, "seed": 3})
+    assert [len(t) for t in first["text"]] == [30, 30]
+    assert first.equals(generator.predict(primes, params={"length": 30, "temperature": 0.8, "seed": 3}))
+
 
 def test_second_repro_is_a_no_op_and_predict_works(project):
     root, info = project
@@ -96,3 +119,5 @@ def test_second_repro_is_a_no_op_and_predict_works(project):
     assert "Data and pipelines are up to date" in out
     answer = _run([sys.executable, "-m", "pipeline.cli", "predict", "sentiment", "a charming smart film"], root, info["env"])
     assert answer.split("\t")[0] == "positive"
+    text = _run([sys.executable, "-m", "pipeline.cli", "generate", "--prime", "the ", "--length", "25", "--seed", "1"], root, info["env"])
+    assert text.startswith("the ") and len(text.rstrip("\n")) == 29

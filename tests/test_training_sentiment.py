@@ -14,12 +14,12 @@ from pipeline.training.sentiment import train
 
 
 def test_tiny_model_learns_the_synthetic_reviews(trained_sentiment, prepared_sentiment):
-    from pipeline.data.sentiment import load_prepared
+    from pipeline.data.store import load_prepared
 
     model_dir, result = trained_sentiment
     assert [row["epoch"] for row in result["history"]] == list(range(1, len(result["history"]) + 1))
     assert {"train/loss", "val/loss", "val/acc", "val/f1"} <= set(result["history"][-1])
-    dataset, _, _ = load_prepared(prepared_sentiment)
+    dataset, _, _ = load_prepared(prepared_sentiment, "sentiment")
     scored = evaluate(SentimentPredictor.from_dir(model_dir), dataset["test"], batch_size=8)
     assert scored["metrics"]["test"]["accuracy"] >= 0.9  # two sentiment words per sentence decide it
     assert scored["confusion"].sum() == len(dataset["test"])

@@ -16,13 +16,12 @@ texts are de-duplicated (case- and space-insensitive; a text that appears with t
 different labels is dropped), split train/val/test with a generator seeded from params,
 and tokenized with a word vocabulary fitted on the training split.
 
-Output folder (``save_prepared``): ``dataset/`` (``datasets.DatasetDict.save_to_disk`` with
+Output folder (``pipeline.data.store.save_prepared``): ``dataset/`` (``datasets.DatasetDict.save_to_disk`` with
 ``text``, ``label``, ``input_ids``), ``tokenizer.json`` and ``meta.json`` (classes, counts).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -31,37 +30,12 @@ import numpy as np
 
 from pipeline.config import SentimentPrepareParams
 from pipeline.data import DataError
-from pipeline.data.tokenize import PAD_ID, load_tokenizer, train_word_tokenizer
+from pipeline.data.store import load_table
+from pipeline.data.tokenize import PAD_ID, train_word_tokenizer
 from pipeline.data.vader import read_snippets
 
-LOCAL_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 BINARY_CLASSES = ["negative", "positive"]
 VADER_DESCRIPTION = "VADER movie-review snippets (Hutto & Gilbert 2014, from the vaderSentiment 3.3.2 source distribution)"
-
-
-def _load_table(cfg: SentimentPrepareParams):
-    """Load a local file or a hub id as a ``datasets.Dataset``."""
-    import datasets  # import here: the module is also used where `datasets` is not needed
-
-    if cfg.source == "local":
-        path = Path(cfg.path)
-        if not path.is_file():
-            raise DataError(f"data file not found: {path} (set prepare.sentiment.path to an existing file)")
-        builder = LOCAL_FORMATS.get(path.suffix.lower())
-        if builder is None:
-            raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(LOCAL_FORMATS)}")
-        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        try:
-            return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-        except Exception as exc:  # pyarrow and pandas raise many kinds on malformed files
-            raise DataError(f"{path} could not be read as {path.suffix} ({type(exc).__name__}: {exc})") from None
-    try:
-        return datasets.load_dataset(cfg.path, name=cfg.hub_config, split=cfg.hub_split)
-    except Exception as exc:
-        raise DataError(
-            f"could not load hub data set {cfg.path!r} (config {cfg.hub_config!r}, split {cfg.hub_split!r}): "
-            f"{type(exc).__name__}: {exc}. Check the id, config and split, and that HF_HUB_OFFLINE is not set if it must be downloaded."
-        ) from None
 
 
 def _rows_from_table(table, cfg: SentimentPrepareParams) -> tuple[list[str], list[Any], list[str] | None]:
@@ -162,7 +136,7 @@ def build(cfg: SentimentPrepareParams, seed: int, raw_sdist: Path | None) -> tup
         snippets = read_snippets(raw_sdist, ("movieReviewSnippets",))
         texts, labels, names, where = [s.text for s in snippets], [s.rating for s in snippets], None, str(raw_sdist)
     else:
-        texts, labels, names = _rows_from_table(_load_table(cfg), cfg)
+        texts, labels, names = _rows_from_table(load_table(cfg.source, cfg.path, cfg.hub_config, cfg.hub_split, "prepare.sentiment.path"), cfg)
         where = cfg.path
     n_raw = len(texts)
     texts, labels, class_names, n_neutral, n_empty = _to_classes(texts, labels, names, cfg.neutral_band, where)
@@ -206,23 +180,3 @@ def build(cfg: SentimentPrepareParams, seed: int, raw_sdist: Path | None) -> tup
         "seed": seed,
     }
     return datasets.DatasetDict(splits), tokenizer, meta
-
-
-def save_prepared(out_dir: Path, dataset, tokenizer, meta: dict) -> None:
-    """Write dataset/, tokenizer.json and meta.json into out_dir."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dataset.save_to_disk(str(out_dir / "dataset"))
-    tokenizer.save(str(out_dir / "tokenizer.json"))
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-
-
-def load_prepared(prepared_dir: Path) -> tuple[Any, Any, dict]:
-    """Load what ``save_prepared`` wrote: (DatasetDict, tokenizer, meta)."""
-    import datasets
-
-    meta_path = prepared_dir / "meta.json"
-    if not meta_path.is_file():
-        raise DataError(f"no prepared data in {prepared_dir} (meta.json missing): run `dvc repro prepare@sentiment` first")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    dataset = datasets.load_from_disk(str(prepared_dir / "dataset"))
-    return dataset, load_tokenizer(prepared_dir / "tokenizer.json"), meta

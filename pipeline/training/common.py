@@ -42,10 +42,18 @@ def check_finite(loss: float, where: str, hint: str) -> None:
 
 
 def build_trainer(
-    cfg: TrainerParams, max_epochs: int, patience: int, grad_clip: float, work_dir: Path, logger: Any = None, monitor: str = "val/loss"
+    cfg: TrainerParams,
+    max_epochs: int,
+    patience: int,
+    grad_clip: float,
+    work_dir: Path,
+    logger: Any = None,
+    monitor: str = "val/loss",
+    **overrides: Any,
 ) -> tuple[L.Trainer, ModelCheckpoint, History]:
     """A Trainer with early stopping on ``monitor``, best-checkpointing into work_dir/checkpoints
-    (outside DVC's outs: DVC deletes outs before a stage runs) and the History callback."""
+    (outside DVC's outs: DVC deletes outs before a stage runs) and the History callback.
+    ``overrides`` go to ``L.Trainer`` as they are (``val_check_interval`` ...)."""
     checkpoint = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor, mode="min", save_last=True)
     history = History()
     trainer = L.Trainer(
@@ -64,5 +72,6 @@ def build_trainer(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=10,
+        **overrides,
     )
     return trainer, checkpoint, history

@@ -18,7 +18,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pipeline.config import SentimentTrainParams, TrainerParams
-from pipeline.data.sentiment import load_prepared
+from pipeline.data.store import load_prepared
 from pipeline.data.tokenize import pad_batch
 from pipeline.models.checkpoint import save_checkpoint
 from pipeline.models.sentiment import SentimentClassifier
@@ -41,7 +41,7 @@ class SentimentDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is None:
-            dataset, _, self.meta = load_prepared(self.prepared_dir)
+            dataset, _, self.meta = load_prepared(self.prepared_dir, "sentiment")
             self.dataset = dataset.select_columns(["input_ids", "label"])
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
