@@ -135,8 +135,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             # Alternate which side goes first: the machine's state (allocator, clocks) drifts within a round.
+            work = Path(tmp) / f"round{round_}"
             runs = [("bare", lambda: bare_loop(cfg, model_args, batches, n, total_steps))]
-            runs.append(("pipeline", lambda: pipeline_loop(cfg, model_args, batches, n, total_steps, Path(tmp) / f"r{round_}")))
+            runs.append(("pipeline", lambda: pipeline_loop(cfg, model_args, batches, n, total_steps, work)))  # noqa: B023 (called at once)
             result = {name: fn() for name, fn in (runs if round_ % 2 == 0 else runs[::-1])}
             bare.append(result["bare"])
             piped.append(result["pipeline"])

@@ -95,6 +95,7 @@ def _sentiment(
 {caveat}
 ![training curves](../plots/sentiment/train/training_curves.png)
 ![confusion matrix](../plots/sentiment/eval/confusion_matrix.png)
+
 """
     dataset = {
         "dataset_type": meta["source"],
@@ -122,20 +123,27 @@ def _charlm(
     order = f"lines shuffled with seed {meta['seed']}" if meta["shuffle_lines"] else "lines kept in their order"
     rare = meta["rare_characters"]
     unk = (
-        f"{len(rare)} characters seen fewer than {meta['min_char_count']} times in training ({rare!r}) and any unseen character are read as `<unk>` "
+        f"{len(rare)} characters seen fewer than {meta['min_char_count']} times in training (`{' '.join(rare)}`) and any unseen character are read as `<unk>` "
         f"({splits['test']['unk']} of the test characters)"
         if rare or splits["test"]["unk"]
         else "every character of the text is in the vocabulary"
     )
     seconds = summary.get("seconds")
     read = f"{summary.get('characters_seen', 0):,} characters read" + (f", {seconds / 60:.1f} minutes" if seconds else "")
-    best = f"{summary.get('best_val_bpc') or float('nan'):.4f} bits per character at epoch {summary.get('best_epoch', '?')}"
+    epoch = summary.get("best_epoch")
+    best = f"{summary.get('best_val_bpc') or float('nan'):.4f} bits per character after {epoch:.2f} epochs" if epoch is not None else "n/a"
     rows = [
         f"| this model | {test['bits_per_char']:.4f} | {test['perplexity']:.2f} |",
         f"| bz2 -9, given the training text | {base['bz2']:.4f} | {2 ** base['bz2']:.2f} |",
         f"| xz -9, given the training text | {base['xz']:.4f} | {2 ** base['xz']:.2f} |",
         f"| unigram (character frequencies, no context) | {base['unigram']:.4f} | {2 ** base['unigram']:.2f} |",
     ]
+    vader_note = (
+        " (here tweets with user handles such as `@anonymous`, and opinionated reviews); the sentences are shuffled, "
+        "so it has learned no context beyond the sentence it is in"
+        if meta["source"] == "vader"
+        else ""
+    )
     blocks = []
     for sample in extra.get("samples", []):
         top_k = f", top-k {sample['top_k']}" if sample.get("top_k") else ""
@@ -160,6 +168,8 @@ The compressors see the training text first, so their figure is the cost of the 
 training text, like the model's. Generated from the prime below (`rnnlab generate`):
 
 {sample_blocks}
+**Limitations.** The model continues text in the style of its corpus{vader_note}; nothing filters what it generates.
+
 ![training curves](../plots/charlm/train/training_curves.png)
 """
     dataset = {

@@ -17,14 +17,18 @@ def training_curves(history: Sequence[dict[str, float]], title: str) -> Figure:
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     epochs = [row["epoch"] for row in history]
     names = sorted({k.split("/", 1)[1] for row in history for k in row if "/" in k})
+    metric_values = []
     for index, name in enumerate(names):  # one colour per metric; dashed train, solid val
         ax = ax_loss if name == "loss" else ax_metric
         for split, style in (("train", "--"), ("val", "-")):
             values = [row.get(f"{split}/{name}", np.nan) for row in history]
             if not all(np.isnan(values)):
                 ax.plot(epochs, values, style, color=f"C{index}", marker="o", markersize=3, label=f"{split}/{name}")
+                metric_values += [] if ax is ax_loss else [v for v in values if not np.isnan(v)]
     ax_loss.set(title="loss", xlabel="epoch", ylabel="cross-entropy (nats)")
-    ax_metric.set(title="metrics", xlabel="epoch", ylim=(0, 1))
+    ax_metric.set(title="metrics", xlabel="epoch")
+    if metric_values and 0 <= min(metric_values) and max(metric_values) <= 1:  # rates (accuracy, F1): the whole scale
+        ax_metric.set(ylim=(0, 1))
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
         ax.legend()

@@ -50,3 +50,43 @@ def test_card_without_tasks_still_renders():
     params = load_params(REPO / "params.yaml").model_dump()
     card = render(params, {}, {}, {}, {"torch": "2.13.0", "lightning": "2.6.6"}, "abc123")
     assert card.startswith("---\n") and "## Model details" in card and "## Sentiment" not in card
+
+
+CHARLM_META = {
+    "source": "local",
+    "path": "/data/plays.txt",
+    "shuffle_lines": False,
+    "vocab_size": 70,
+    "min_char_count": 5,
+    "rare_characters": "&/",
+    "characters": 1000,
+    "seed": 2026,
+    "splits": {s: {"characters": n, "unk": u, "lines": 10} for s, n, u in (("train", 900, 3), ("val", 50, 0), ("test", 50, 1))},
+}
+CHARLM_METRICS = {
+    "test": {"loss": 1.5, "bits_per_char": 2.1641, "perplexity": 4.4817, "characters": 49},
+    "baselines": {"bz2": 2.4, "xz": 2.5, "unigram": 4.4},
+    "test_characters": 50,
+}
+
+
+def test_charlm_section_shows_compressors_samples_and_the_unknown_rule():
+    params = load_params(REPO / "params.yaml").model_dump()
+    samples = [{"temperature": t, "top_k": None, "seed": 0, "prime": "ROMEO.\n", "text": f"text at {t}"} for t in (0.5, 1.0)]
+    card = render(
+        params,
+        {"charlm": CHARLM_METRICS},
+        {"charlm": CHARLM_META},
+        {"charlm": {"best_epoch": 1.75, "best_val_bpc": 2.2, "characters_seen": 123456, "seconds": 90.0}},
+        {"torch": "2.13.0", "lightning": "2.6.6"},
+        "abc123",
+        {"charlm": {"samples": samples}},
+    )
+    _, front, body = card.split("---\n", 2)
+    [entry] = yaml.safe_load(front)["model-index"]
+    assert {m["type"]: m["value"] for r in entry["results"] for m in r["metrics"]} == {"bits_per_character": 2.1641, "perplexity": 4.4817}
+    assert "## Character-level language model" in body and "## Sentiment" not in body
+    assert "| this model | 2.1641 | 4.48 |" in body and "| bz2 -9, given the training text | 2.4000 |" in body
+    assert "lines kept in their order" in body and "(`& /`)" in body and "1 of the test characters" in body
+    assert "```text\nROMEO.\ntext at 0.5\n```" in body and "Temperature 1.0 (seed 0)" in body
+    assert "123,456 characters read, 1.5 minutes" in body and "after 1.75 epochs" in body
