@@ -3,6 +3,7 @@
     rnnlab predict sentiment "A wonderful, moving film." ["another sentence" ...]
     rnnlab predict sentiment --json "..."        # machine-readable output
     rnnlab generate --prime "The movie was " --length 300 --temperature 0.8 [--top-k 10] [--seed 1]
+    rnnlab translate "four hundred and twenty-one" ["seven thousand and five" ...] [--beam 5]
 
 Only torch and tokenizers are imported on this path (no Lightning, no MLflow), so the
 command answers in about the time ``import torch`` takes.
@@ -63,6 +64,25 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate(args: argparse.Namespace) -> int:
+    from pipeline.data import DataError
+    from pipeline.models.checkpoint import CheckpointError
+    from pipeline.predict import Translator
+
+    model_dir = args.model_dir or Path("models") / "translate"
+    try:
+        translations = Translator.from_dir(model_dir).translate(args.text, args.beam, args.length_penalty, args.max_length)
+    except (CheckpointError, DataError, ValueError) as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([{"text": t.text, "translation": t.translation} for t in translations], ensure_ascii=False, indent=2))
+    else:
+        for t in translations:
+            print(f"{t.translation}\t{t.text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlab", description="Use the models that `dvc repro` trained.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--model-dir", type=Path, help="folder with model.pt and tokenizer.json (default: models/charlm)")
     generate.add_argument("--json", action="store_true", help="print JSON (prime, text, unknown characters)")
     generate.set_defaults(handler=_generate)
+    translate = commands.add_parser("translate", help="translate with the seq2seq model")
+    translate.add_argument("text", nargs="+", help="one or more sentences (quote each)")
+    translate.add_argument("--beam", type=int, default=5, help="beam width (1: greedy decoding; default 5)")
+    translate.add_argument("--length-penalty", type=float, default=1.0, help="GNMT length-penalty alpha (default 1.0)")
+    translate.add_argument("--max-length", type=int, default=60, help="output tokens before stopping (default 60)")
+    translate.add_argument("--model-dir", type=Path, help="folder with model.pt and the two tokenizers (default: models/translate)")
+    translate.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
+    translate.set_defaults(handler=_translate)
     return parser
 
 

@@ -124,7 +124,7 @@ class CharLMTrainParams(_Section):
     bptt: int = Field(64, ge=1)  # characters per truncated-BPTT window
     windows_per_batch: int = Field(4, ge=1)  # windows per Lightning batch; one optimizer step per window
     lr: float = Field(3e-3, gt=0.0)
-    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)  # cosine decays to lr * min_lr_ratio
     weight_decay: float = Field(0.0, ge=0.0)
     max_epochs: int = Field(2, ge=1)
@@ -150,19 +150,76 @@ class CharLMEvaluateParams(_Section):
         return self
 
 
+class TranslatePrepareParams(_Section):
+    source: Literal["num2words", "local", "hub"] = "num2words"
+    path: str | None = None  # local: a tab-separated pair file; hub: a data set id
+    hub_config: str | None = None
+    hub_split: str = "train"
+    source_column: str = "source"
+    target_column: str = "target"
+    source_language: str = "en"
+    target_language: str = "vi"
+    max_digits: int = Field(6, ge=1, le=12)  # num2words: numbers below 10**max_digits
+    train_size: int = Field(20000, ge=1)  # num2words: distinct numbers per split
+    val_size: int = Field(1000, ge=1)
+    test_size: int = Field(2000, ge=1)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # local / hub pairs
+    test_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    lowercase: bool = True
+    min_frequency: int = Field(1, ge=1)
+    max_length: int = Field(40, ge=1)  # tokens per side; longer pairs are dropped and counted
+
+    @model_validator(mode="after")
+    def _check(self) -> TranslatePrepareParams:
+        if self.source in ("local", "hub") and not self.path:
+            raise ValueError(f"source {self.source!r} needs 'path' (a tab-separated pair file, or a hub dataset id)")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must leave pairs to train on (sum < 1)")
+        return self
+
+
+class TranslateTrainParams(_Section):
+    cell: Cell = "gru"
+    backend: Backend = "fused"
+    nonlinearity: Nonlinearity = "tanh"
+    attention: Literal["bahdanau", "luong", "none"] = "bahdanau"
+    embedding_dim: int = Field(64, ge=1)
+    hidden_size: int = Field(128, ge=1)  # encoder units per direction; the decoder has 2x
+    num_layers: int = Field(1, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    teacher_forcing: float = Field(1.0, ge=0.0, le=1.0)  # chance of feeding the true previous word (else the model's own)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_epochs: int = Field(8, ge=1)
+    patience: int = Field(3, ge=1)
+    grad_clip: float = Field(1.0, ge=0.0)
+
+
+class TranslateEvaluateParams(_Section):
+    batch_size: int = Field(256, ge=1)
+    beam_width: int = Field(5, ge=1)
+    length_penalty: float = Field(1.0, ge=0.0)  # GNMT's alpha: score / ((5 + length) / 6) ** alpha
+    max_length: int = Field(60, ge=1)  # output tokens before decoding stops without [EOS]
+    heatmaps: int = Field(3, ge=0)  # test sentences whose attention weights are drawn
+
+
 class PrepareParams(_Section):
     sentiment: SentimentPrepareParams
     charlm: CharLMPrepareParams = CharLMPrepareParams()
+    translate: TranslatePrepareParams = TranslatePrepareParams()
 
 
 class TrainParams(_Section):
     sentiment: SentimentTrainParams
     charlm: CharLMTrainParams = CharLMTrainParams()
+    translate: TranslateTrainParams = TranslateTrainParams()
 
 
 class EvaluateParams(_Section):
     sentiment: SentimentEvaluateParams = SentimentEvaluateParams()
     charlm: CharLMEvaluateParams = CharLMEvaluateParams()
+    translate: TranslateEvaluateParams = TranslateEvaluateParams()
 
 
 class Params(_Section):

@@ -71,3 +71,83 @@ def generate(
         out.append(int(token))
         logits, state = step(token.view(1, 1), state)
     return out
+
+
+@torch.inference_mode()
+def greedy(step: Callable[[Tensor, Any], tuple[Tensor, Any]], state: Any, bos_id: int, eos_id: int, batch_size: int, max_length: int) -> list[list[int]]:
+    """Most likely token at every step, for a batch: ``step(previous (B,), state) -> (scores (B, V), state)``.
+
+    Each row stops at its first ``eos_id`` (not included in the output) or after ``max_length`` tokens.
+    """
+    previous = torch.full((batch_size,), bos_id, dtype=torch.long)
+    outputs: list[list[int]] = [[] for _ in range(batch_size)]
+    done = torch.zeros(batch_size, dtype=torch.bool)
+    for _ in range(max_length):
+        scores, state = step(previous, state)
+        previous = scores.argmax(-1)
+        for row in (~done).nonzero().flatten().tolist():
+            if int(previous[row]) == eos_id:
+                done[row] = True
+            else:
+                outputs[row].append(int(previous[row]))
+        if bool(done.all()):
+            break
+    return outputs
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT's length normalisation (Wu et al. 2016): ((5 + length) / 6) ** alpha; alpha 0 turns it off."""
+    return ((5 + length) / 6) ** alpha
+
+
+@torch.inference_mode()
+def beam_search(
+    step: Callable[[Tensor, Any], tuple[Tensor, Any]],
+    state: Any,
+    reorder: Callable[[Any, Tensor], Any],
+    bos_id: int,
+    eos_id: int,
+    beam_width: int,
+    max_length: int,
+    alpha: float = 1.0,
+) -> tuple[list[int], float]:
+    """Beam search for one source: keep the ``beam_width`` best partial outputs by summed log
+    probability; an output that ends in ``eos_id`` is finished and scored by its log
+    probability divided by ``length_penalty(length, alpha)``. Stops when ``beam_width`` outputs
+    have finished or after ``max_length`` tokens (the unfinished beams then count as finished).
+
+    ``step(previous (k,), state) -> (log-probabilities (k, V), state)``; ``reorder(state,
+    rows)`` picks state rows (the beams continue from different parents). ``state`` starts
+    with one row. Returns the best output (without [BOS]/[EOS]) and its normalised score.
+    With beam_width 1 this is greedy decoding.
+    """
+    tokens = torch.full((1, 1), bos_id, dtype=torch.long)
+    scores = torch.zeros(1)
+    finished: list[tuple[float, list[int]]] = []
+    for _ in range(max_length):
+        log_probs, state = step(tokens[:, -1], state)
+        vocab = log_probs.size(-1)
+        candidates = (scores.unsqueeze(1) + log_probs.float()).view(-1)
+        top_scores, top_index = candidates.topk(min(2 * beam_width, candidates.numel()))
+        keep_rows, keep_tokens, keep_scores = [], [], []
+        for score, index in zip(top_scores.tolist(), top_index.tolist()):
+            row, token = divmod(index, vocab)
+            if token == eos_id:
+                output = tokens[row, 1:].tolist()
+                finished.append((score / length_penalty(len(output) + 1, alpha), output))
+            else:
+                keep_rows.append(row)
+                keep_tokens.append(token)
+                keep_scores.append(score)
+            if len(keep_rows) == beam_width or len(finished) >= beam_width:
+                break
+        if len(finished) >= beam_width or not keep_rows:
+            break
+        rows = torch.tensor(keep_rows)
+        tokens = torch.cat([tokens.index_select(0, rows), torch.tensor(keep_tokens).unsqueeze(1)], dim=1)
+        scores = torch.tensor(keep_scores)
+        state = reorder(state, rows)
+    else:  # max_length reached: unfinished beams are outputs too
+        finished += [(s / length_penalty(tokens.size(1), alpha), tokens[i, 1:].tolist()) for i, s in enumerate(scores.tolist())]
+    best_score, best = max(finished, key=lambda f: f[0])
+    return best, best_score

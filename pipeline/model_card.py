@@ -186,7 +186,66 @@ training text, like the model's. Generated from the prime below (`rnnlab generat
     return text, results
 
 
-SECTIONS = {"sentiment": _sentiment, "charlm": _charlm}
+def _translate(
+    metrics: Mapping[str, Any], meta: Mapping[str, Any], params: Mapping[str, Any], summary: Mapping[str, Any], extra: Mapping[str, Any]
+) -> tuple[str, list[EvalResult]]:
+    train, evaluate = params["train"]["translate"], params["evaluate"]["translate"]
+    splits, attention = meta["splits"], metrics.get("attention", train["attention"])
+    attention_text = {
+        "bahdanau": "additive (Bahdanau) attention over the encoder outputs",
+        "luong": "multiplicative (Luong, general) attention over the encoder outputs",
+        "none": "no attention: the encoder's final states are the only context (the fixed-vector baseline)",
+    }[attention]
+    arch = (
+        f"embedding {train['embedding_dim']} -> {train['num_layers']}-layer bidirectional {train['cell'].upper()} encoder "
+        f"({train['hidden_size']} units per direction) -> {attention_text} -> {train['cell'].upper()} decoder ({2 * train['hidden_size']} units) "
+        f"-> linear over {meta['target_vocab_size']} target words"
+    )
+    greedy, beam = metrics["greedy"], metrics["beam"]
+    dropped = sum(s["dropped_too_long"] for s in splits.values())
+    best = summary.get("best_val_exact")
+    figures = "".join(f"![attention {i}](../plots/translate/eval/attention_{i}.png)\n" for i in range(evaluate["heatmaps"]) if attention != "none")
+    text = f"""## Machine translation (sequence to sequence with attention)
+
+- **Model:** {arch}.
+- **Data:** {meta["path"]} ({meta["source_language"]} -> {meta["target_language"]});
+  {splits["train"]["pairs"]:,} / {splits["val"]["pairs"]:,} / {splits["test"]["pairs"]:,} pairs (train / val / test, seed {meta["seed"]}){
+        ", disjoint by number" if meta["source"] == "num2words" else ""
+    };
+  word vocabularies of {meta["source_vocab_size"]} source and {meta["target_vocab_size"]} target entries fitted on the training pairs;
+  {dropped} pairs longer than {params["prepare"]["translate"]["max_length"]} tokens dropped.
+- **Training:** AdamW, learning rate {train["lr"]}, batch {train["batch_size"]}, teacher forcing {train["teacher_forcing"]}, dropout {train["dropout"]},
+  gradient-norm clip {train["grad_clip"]}, up to {train["max_epochs"]} epochs with early stopping on validation loss;
+  kept epoch {summary.get("best_epoch", "?")} of {summary.get("epochs", "?")} (validation exact match {best if best is not None else float("nan"):.4f}).
+
+| decoding (test split, {metrics["n_test"]:,} pairs) | exact match | BLEU | chrF |
+|---|---|---|---|
+| greedy | {greedy["exact_match"]:.4f} | {greedy["bleu"]:.2f} | {greedy["chrf"]:.2f} |
+| beam search (width {metrics["beam_width"]}, length penalty {metrics.get("length_penalty", evaluate["length_penalty"])}) | {beam["exact_match"]:.4f} | {
+        beam["bleu"]:.2f} | {beam["chrf"]:.2f} |
+
+BLEU and chrF are sacrebleu's corpus scores (0-100); outputs and references are compared lower-cased, with words and
+punctuation split by spaces. The attention switch is `train.translate.attention` (`bahdanau`, `luong`, `none`):
+docs/RESULTS.md has the scores of each, from the same data and budget. Attention weights of the first test sentences
+(rows: output words, columns: source words):
+
+{figures}"""
+    dataset = {
+        "dataset_type": meta["source"],
+        "dataset_name": meta["path"],
+        "dataset_split": "test",
+        "task_type": "translation",
+        "task_name": "Machine translation",
+    }
+    results = [
+        EvalResult(metric_type="bleu", metric_name="BLEU (beam search)", metric_value=beam["bleu"], **dataset),
+        EvalResult(metric_type="chrf", metric_name="chrF (beam search)", metric_value=beam["chrf"], **dataset),
+        EvalResult(metric_type="exact_match", metric_name="exact match (beam search)", metric_value=beam["exact_match"], **dataset),
+    ]
+    return text, results
+
+
+SECTIONS = {"sentiment": _sentiment, "charlm": _charlm, "translate": _translate}
 
 
 def render(

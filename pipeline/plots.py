@@ -47,3 +47,15 @@ def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str) -> 
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes, xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
     return fig
+
+
+def attention_heatmap(weights: Sequence[Sequence[float]], source: Sequence[str], target: Sequence[str], title: str) -> Figure:
+    """Attention weights: one row per output token, one column per source token."""
+    matrix = np.asarray(weights)
+    fig, ax = plt.subplots(figsize=(0.45 * len(source) + 2.5, 0.4 * len(target) + 1.8), layout="constrained")
+    image = ax.imshow(matrix, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    ax.set(xticks=range(len(source)), yticks=range(len(target)), xlabel="source", ylabel="output", title=title)
+    ax.set_xticklabels(source, rotation=60, ha="right")
+    ax.set_yticklabels(target)
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
+    return fig

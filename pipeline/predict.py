@@ -129,3 +129,74 @@ class CharGenerator:
         ids, unknown = self.encode_prime(prime)
         out = generate(self.model, ids, length, temperature, top_k, seed, banned=[self.unk_id])
         return Generation(prime, self.tokenizer.decode(out), unknown)
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    translation: str
+    source_tokens: list[str]
+    target_tokens: list[str]
+    attention: list[list[float]] | None  # (target tokens + [EOS]) x source tokens, greedy decoding only
+
+
+class Translator:
+    """A trained translation model with its two vocabularies, in eval mode."""
+
+    def __init__(self, model, source_tokenizer, target_tokenizer) -> None:
+        self.model, self.source_tokenizer, self.target_tokenizer = model.eval(), source_tokenizer, target_tokenizer
+
+    @classmethod
+    def from_dir(cls, model_dir: Path) -> Translator:
+        """Load model.pt, source_tokenizer.json and target_tokenizer.json as the train stage writes them."""
+        from pipeline.models.translate import Seq2Seq
+
+        payload = load_checkpoint(model_dir / "model.pt", "translate")
+        model = Seq2Seq(**payload["model_args"])
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"{model_dir / 'model.pt'}: weights do not fit the saved model arguments ({exc})") from None
+        return cls(model, load_tokenizer(model_dir / "source_tokenizer.json"), load_tokenizer(model_dir / "target_tokenizer.json"))
+
+    @torch.inference_mode()
+    def translate(self, texts: Sequence[str], beam_width: int = 1, alpha: float = 1.0, max_length: int = 60) -> list[Translation]:
+        """Translate each text: greedy decoding (beam_width 1, with the attention weights) or beam search."""
+        from pipeline.data.translate import BOS_ID, EOS_ID
+        from pipeline.decoding import beam_search, greedy
+        from pipeline.models.translate import select_state
+
+        if isinstance(texts, str):
+            texts = [texts]
+        if beam_width < 1:
+            raise ValueError(f"beam width must be at least 1, got {beam_width}")
+        results = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f'text {i + 1} is empty: give a sentence to translate, for example "four hundred and twenty-one"')
+            encoding = self.source_tokenizer.encode(text)
+            source = torch.tensor([encoding.ids])
+            memory, state = self.model.encode(source, torch.tensor([len(encoding.ids)]))
+            weights: list[list[float]] = []
+            if beam_width == 1:
+
+                def greedy_step(previous, state, memory=memory, weights=weights):
+                    logits, state, w = self.model.step(previous, state, memory)
+                    if w is not None:
+                        weights.append(w[0].tolist())
+                    return logits, state
+
+                output = greedy(greedy_step, state, BOS_ID, EOS_ID, 1, max_length)[0]
+            else:
+
+                def beam_step(previous, state, memory=memory):
+                    rows = previous.size(0)  # the beams all read the one source
+                    logits, state, _ = self.model.step(previous, state, memory if rows == 1 else memory.select(torch.zeros(rows, dtype=torch.long)))
+                    return torch.log_softmax(logits, dim=-1), state
+
+                output, _ = beam_search(beam_step, state, select_state, BOS_ID, EOS_ID, beam_width, max_length, alpha)
+            target_tokens = [self.target_tokenizer.id_to_token(t) for t in output]
+            results.append(
+                Translation(text, self.target_tokenizer.decode(output), encoding.tokens, target_tokens, weights if beam_width == 1 and weights else None)
+            )
+        return results

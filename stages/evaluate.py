@@ -82,7 +82,45 @@ def evaluate_charlm(args: argparse.Namespace) -> None:
             print(f"--- temperature {sample['temperature']}: {sample['prime']}{sample['text'][:200]!r}")
 
 
-TASKS = {"sentiment": evaluate_sentiment, "charlm": evaluate_charlm}
+def evaluate_translate(args: argparse.Namespace) -> None:
+    from pipeline.data.store import load_prepared
+    from pipeline.evaluation.translate import evaluate
+    from pipeline.predict import Translator
+
+    params, root = _common.params(), _common.repo_root()
+    cfg, train_cfg = params.evaluate.translate, params.train.translate
+    translator = Translator.from_dir(args.model)
+    dataset, _, meta = load_prepared(args.data, "translate")
+    uri = tracking.resolve_tracking_uri(params.mlflow.tracking_uri, root)
+    tags = {"rnnlab.task": "translate", "rnnlab.stage": "evaluate", "rnnlab.cell": train_cfg.cell}
+    with tracking.tracked_run(uri, f"{params.mlflow.experiment_prefix}/translate", tracking.run_name("evaluate", train_cfg.cell), root, tags) as run:
+        tracking.log_params({"seed": params.seed, "train.translate": train_cfg.model_dump(), "evaluate.translate": cfg.model_dump()})
+        result = evaluate(translator, dataset["test"], cfg.batch_size, cfg.beam_width, cfg.length_penalty, cfg.max_length)
+        metrics = {**result["metrics"], "attention": train_cfg.attention, "length_penalty": cfg.length_penalty}
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        args.plots.mkdir(parents=True, exist_ok=True)
+        with (args.plots / "translations.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["source", "reference", "greedy", "beam"])
+            writer.writeheader()
+            writer.writerows(result["rows"])
+        tracking.log_metrics({k: v for k, v in metrics.items() if k in ("greedy", "beam")})
+        tracking.log_artifact(args.metrics)
+        tracking.log_artifact(args.plots / "translations.csv")
+        if train_cfg.attention != "none":
+            examples = translator.translate(dataset["test"]["source"][: cfg.heatmaps], 1, cfg.length_penalty, cfg.max_length)
+            for index, example in enumerate(examples):
+                title = f"{train_cfg.attention} attention (greedy)"
+                figure = plots.attention_heatmap(example.attention, example.source_tokens, example.target_tokens + ["[EOS]"], title)
+                tracking.log_figure(figure, f"figures/attention_{index}.png", save_to=args.plots / f"attention_{index}.png")
+        greedy, beam = metrics["greedy"], metrics["beam"]
+        print(
+            f"test exact match greedy {greedy['exact_match']:.4f} / beam {beam['exact_match']:.4f}, BLEU {greedy['bleu']:.2f} / {beam['bleu']:.2f}, "
+            f"chrF {greedy['chrf']:.2f} / {beam['chrf']:.2f}; run {run.info.run_id}"
+        )
+
+
+TASKS = {"sentiment": evaluate_sentiment, "charlm": evaluate_charlm, "translate": evaluate_translate}
 
 
 def main() -> None:

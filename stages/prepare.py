@@ -2,6 +2,7 @@
 
 python stages/prepare.py sentiment --raw data/raw/vaderSentiment-3.3.2.tar.gz --out data/prepared/sentiment
 python stages/prepare.py charlm --raw data/raw/vaderSentiment-3.3.2.tar.gz --out data/prepared/charlm
+python stages/prepare.py translate --out data/prepared/translate
 """
 
 import argparse
@@ -39,7 +40,21 @@ def prepare_charlm(args: argparse.Namespace) -> None:
     print({split: (s["characters"], s["unk"]) for split, s in meta["splits"].items()}, "(characters, <unk>)")
 
 
-TASKS = {"sentiment": prepare_sentiment, "charlm": prepare_charlm}
+def prepare_translate(args: argparse.Namespace) -> None:
+    import datasets
+
+    from pipeline.data.store import save_prepared
+    from pipeline.data.translate import build
+
+    params = _common.params()
+    datasets.disable_progress_bars()
+    dataset, tokenizers, meta = build(params.prepare.translate, params.seed)
+    save_prepared(args.out, dataset, tokenizers, meta)
+    print(json.dumps({k: meta[k] for k in ("path", "source_vocab_size", "target_vocab_size")}, ensure_ascii=False))
+    print({split: (s["pairs"], s["dropped_too_long"]) for split, s in meta["splits"].items()}, "(pairs, dropped as too long)")
+
+
+TASKS = {"sentiment": prepare_sentiment, "charlm": prepare_charlm, "translate": prepare_translate}
 
 
 def main() -> None:

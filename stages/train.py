@@ -24,8 +24,8 @@ def write_history(rows: list[dict], path: Path) -> None:
 
 
 # Per task: the column MLflow records as the data set's target (None: the text is its own target).
-TASKS = {"sentiment": "label", "charlm": None}
-SUMMARY_KEYS = ("best_epoch", "best_val_loss", "best_val_bpc", "epochs", "characters_seen", "seconds")
+TASKS = {"sentiment": "label", "charlm": None, "translate": "target"}
+SUMMARY_KEYS = ("best_epoch", "best_val_loss", "best_val_bpc", "best_val_exact", "epochs", "characters_seen", "seconds")
 
 
 def train_task(task: str, args: argparse.Namespace) -> None:

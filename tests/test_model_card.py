@@ -90,3 +90,39 @@ def test_charlm_section_shows_compressors_samples_and_the_unknown_rule():
     assert "lines kept in their order" in body and "(`& /`)" in body and "1 of the test characters" in body
     assert "```text\nROMEO.\ntext at 0.5\n```" in body and "Temperature 1.0 (seed 0)" in body
     assert "123,456 characters read, 1.5 minutes" in body and "after 1.75 epochs" in body
+
+
+def test_translate_section_reports_greedy_beam_and_the_attention_kind():
+    params = load_params(REPO / "params.yaml").model_dump()
+    meta = {
+        "source": "num2words",
+        "path": "num2words en -> vi, up to 6 digits",
+        "source_language": "en",
+        "target_language": "vi",
+        "source_vocab_size": 37,
+        "target_vocab_size": 21,
+        "seed": 2026,
+        "splits": {s: {"pairs": n, "dropped_too_long": 0} for s, n in (("train", 20000), ("val", 1000), ("test", 2000))},
+    }
+    metrics = {
+        "greedy": {"bleu": 98.1, "chrf": 99.0, "exact_match": 0.97},
+        "beam": {"bleu": 98.5, "chrf": 99.2, "exact_match": 0.975},
+        "n_test": 2000,
+        "beam_width": 5,
+        "attention": "luong",
+        "length_penalty": 1.0,
+    }
+    card = render(
+        params,
+        {"translate": metrics},
+        {"translate": meta},
+        {"translate": {"best_epoch": 7, "epochs": 8, "best_val_exact": 0.96}},
+        {"torch": "t", "lightning": "l"},
+        "c",
+    )
+    _, front, body = card.split("---\n", 2)
+    [entry] = yaml.safe_load(front)["model-index"]
+    assert {m["type"]: m["value"] for r in entry["results"] for m in r["metrics"]} == {"bleu": 98.5, "chrf": 99.2, "exact_match": 0.975}
+    assert "multiplicative (Luong, general) attention" in body and "disjoint by number" in body
+    assert "| greedy | 0.9700 | 98.10 | 99.00 |" in body and "| beam search (width 5, length penalty 1.0) | 0.9750 | 98.50 | 99.20 |" in body
+    assert "attention_0.png" in body and "kept epoch 7 of 8 (validation exact match 0.9600)" in body

@@ -42,6 +42,9 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     params["prepare"]["charlm"].update(val_fraction=0.1, test_fraction=0.1, min_char_count=2)
     params["train"]["charlm"].update(embedding_dim=8, hidden_size=32, num_layers=1, batch_size=4, bptt=16, lr=0.01, max_epochs=2, val_batch_size=2)
     params["evaluate"]["charlm"].update(batch_size=2, sample_length=60)
+    params["prepare"]["translate"].update(max_digits=2, train_size=70, val_size=15, test_size=15)
+    params["train"]["translate"].update(embedding_dim=16, hidden_size=16, batch_size=16, lr=0.01, max_epochs=2)
+    params["evaluate"]["translate"].update(beam_width=2, heatmaps=1)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_vader_sdist(root / "data" / "raw" / "vaderSentiment-3.3.2.tar.gz", synthetic_reviews(200))
 
@@ -79,6 +82,11 @@ def test_repro_writes_metrics_plots_card_and_model(project):
     assert samples[1]["prime"] + samples[1]["text"] in card
     for path in ("plots/charlm/train/history.csv", "plots/charlm/train/training_curves.png", "models/charlm/model.pt"):
         assert (root / path).is_file(), path
+    translate = json.loads((root / "metrics" / "translate.json").read_text())
+    assert set(translate["greedy"]) == set(translate["beam"]) == {"bleu", "chrf", "exact_match"} and translate["n_test"] == 15
+    assert (root / "plots" / "translate" / "eval" / "attention_0.png").is_file()
+    assert (root / "plots" / "translate" / "eval" / "translations.csv").read_text(encoding="utf-8").startswith("source,reference,greedy,beam")
+    assert f"| greedy | {translate['greedy']['exact_match']:.4f} |" in card
 
 
 def test_runs_are_in_mlflow_with_a_servable_model(project):
@@ -112,6 +120,13 @@ def test_runs_are_in_mlflow_with_a_servable_model(project):
     assert [len(t) for t in first["text"]] == [30, 30]
     assert first.equals(generator.predict(primes, params={"length": 30, "temperature": 0.8, "seed": 3}))
 
+    experiment = client.get_experiment_by_name("rnnlab/translate")
+    runs = {r.data.tags["rnnlab.stage"]: r for r in client.search_runs([experiment.experiment_id])}
+    assert all(r.info.status == "FINISHED" for r in runs.values()) and "beam/bleu" in runs["evaluate"].data.metrics
+    translator = mlflow.pyfunc.load_model(f"runs:/{runs['train'].info.run_id}/model")
+    answer = translator.predict(pd.DataFrame({"text": ["seven", "forty-two"]}), params={"beam_width": 2})
+    assert len(answer["translation"]) == 2 and all(isinstance(t, str) for t in answer["translation"])
+
 
 def test_second_repro_is_a_no_op_and_predict_works(project):
     root, info = project
@@ -121,3 +136,5 @@ def test_second_repro_is_a_no_op_and_predict_works(project):
     assert answer.split("\t")[0] == "positive"
     text = _run([sys.executable, "-m", "pipeline.cli", "generate", "--prime", "the ", "--length", "25", "--seed", "1"], root, info["env"])
     assert text.startswith("the ") and len(text.rstrip("\n")) == 29
+    translation = _run([sys.executable, "-m", "pipeline.cli", "translate", "--json", "forty-two"], root, info["env"])
+    assert json.loads(translation)[0]["text"] == "forty-two"

@@ -46,15 +46,20 @@ def load_table(source: str, path: str, hub_config: str | None, hub_split: str, k
 
 
 def save_prepared(out_dir: Path, dataset: Any, tokenizer: Any, meta: dict) -> None:
-    """Write dataset/, tokenizer.json and meta.json into out_dir."""
+    """Write dataset/, tokenizer.json (or, for a {name: tokenizer} dict, NAME_tokenizer.json each) and meta.json into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dataset.save_to_disk(str(out_dir / "dataset"))
-    tokenizer.save(str(out_dir / "tokenizer.json"))
+    if isinstance(tokenizer, dict):
+        meta = {**meta, "tokenizers": sorted(tokenizer)}
+        for name, one in tokenizer.items():
+            one.save(str(out_dir / f"{name}_tokenizer.json"))
+    else:
+        tokenizer.save(str(out_dir / "tokenizer.json"))
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def load_prepared(prepared_dir: Path, task: str) -> tuple[Any, Any, dict]:
-    """Load what ``save_prepared`` wrote for ``task``: (DatasetDict, tokenizer, meta)."""
+    """Load what ``save_prepared`` wrote for ``task``: (DatasetDict, tokenizer or {name: tokenizer}, meta)."""
     import datasets
 
     meta_path = prepared_dir / "meta.json"
@@ -64,4 +69,6 @@ def load_prepared(prepared_dir: Path, task: str) -> tuple[Any, Any, dict]:
     if meta.get("task") != task:
         raise DataError(f"{prepared_dir} holds prepared {meta.get('task')!r} data, not {task!r} data")
     dataset = datasets.load_from_disk(str(prepared_dir / "dataset"))
+    if "tokenizers" in meta:
+        return dataset, {name: load_tokenizer(prepared_dir / f"{name}_tokenizer.json") for name in meta["tokenizers"]}, meta
     return dataset, load_tokenizer(prepared_dir / "tokenizer.json"), meta
