@@ -52,7 +52,7 @@ def bare_loop(cfg, model_args: dict, batches: StreamWindows, n: int, total_steps
     torch.manual_seed(0)
     model = CharLM(**model_args).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total_steps, cfg.min_lr_ratio))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total_steps, cfg.min_lr_ratio)) if total_steps else None
     state, chars, start = None, 0, 0.0
     for index in range(n):
         if index == 1:
@@ -67,7 +67,8 @@ def bare_loop(cfg, model_args: dict, batches: StreamWindows, n: int, total_steps
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            schedule.step()
+            if schedule is not None:
+                schedule.step()
             state = detach_state(state)
             chars += y.numel()
     return chars / (time.perf_counter() - start)
@@ -126,7 +127,7 @@ def main() -> None:
     model_args = model_args_from(cfg, {"vocab_size": vocab_size})
     batches = StreamWindows(ids, cfg.batch_size, cfg.bptt * cfg.windows_per_batch)
     n = min(args.batches, len(batches))
-    total_steps = math.ceil(batches.columns / cfg.bptt) * cfg.max_epochs
+    total_steps = math.ceil(batches.columns / cfg.bptt) * cfg.max_epochs if cfg.lr_schedule == "cosine" else 0  # as training does
     print(
         f"{cfg.num_layers}-layer {cfg.cell} {cfg.hidden_size} ({cfg.backend}), batch {cfg.batch_size} x bptt {cfg.bptt} x {cfg.windows_per_batch} windows, "
         f"{n - 1} timed batches, torch {torch.__version__}, {torch.get_num_threads()} threads"

@@ -159,7 +159,7 @@ class TranslatePrepareParams(_Section):
     target_column: str = "target"
     source_language: str = "en"
     target_language: str = "vi"
-    max_digits: int = Field(6, ge=1, le=12)  # num2words: numbers below 10**max_digits
+    max_digits: int = Field(9, ge=1, le=12)  # num2words: numbers below 10**max_digits
     train_size: int = Field(20000, ge=1)  # num2words: distinct numbers per split
     val_size: int = Field(1000, ge=1)
     test_size: int = Field(2000, ge=1)
@@ -191,8 +191,8 @@ class TranslateTrainParams(_Section):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
-    max_epochs: int = Field(8, ge=1)
-    patience: int = Field(3, ge=1)
+    max_epochs: int = Field(3, ge=1)
+    patience: int = Field(2, ge=1)
     grad_clip: float = Field(1.0, ge=0.0)
 
 

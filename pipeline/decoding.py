@@ -112,9 +112,11 @@ def beam_search(
     alpha: float = 1.0,
 ) -> tuple[list[int], float]:
     """Beam search for one source: keep the ``beam_width`` best partial outputs by summed log
-    probability; an output that ends in ``eos_id`` is finished and scored by its log
-    probability divided by ``length_penalty(length, alpha)``. Stops when ``beam_width`` outputs
-    have finished or after ``max_length`` tokens (the unfinished beams then count as finished).
+    probability. When ``eos_id`` is among the ``beam_width`` best continuations, that output
+    is finished, scored by its log probability divided by ``length_penalty(length, alpha)``
+    (length counts [EOS]). Stops once ``beam_width`` outputs have finished and either the
+    single best continuation is [EOS] or no live beam can beat them any more, or after
+    ``max_length`` tokens (the unfinished beams then count as outputs).
 
     ``step(previous (k,), state) -> (log-probabilities (k, V), state)``; ``reorder(state,
     rows)`` picks state rows (the beams continue from different parents). ``state`` starts
@@ -130,24 +132,28 @@ def beam_search(
         candidates = (scores.unsqueeze(1) + log_probs.float()).view(-1)
         top_scores, top_index = candidates.topk(min(2 * beam_width, candidates.numel()))
         keep_rows, keep_tokens, keep_scores = [], [], []
-        for score, index in zip(top_scores.tolist(), top_index.tolist()):
+        for rank, (score, index) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
             row, token = divmod(index, vocab)
             if token == eos_id:
-                output = tokens[row, 1:].tolist()
-                finished.append((score / length_penalty(len(output) + 1, alpha), output))
-            else:
+                if rank < beam_width:  # an end among the best beam_width continuations finishes an output
+                    finished.append((score / length_penalty(tokens.size(1), alpha), tokens[row, 1:].tolist()))
+            elif len(keep_rows) < beam_width:
                 keep_rows.append(row)
                 keep_tokens.append(token)
                 keep_scores.append(score)
-            if len(keep_rows) == beam_width or len(finished) >= beam_width:
-                break
-        if len(finished) >= beam_width or not keep_rows:
+        finished = sorted(finished, key=lambda f: f[0], reverse=True)[:beam_width]
+        if not keep_rows:
             break
+        if len(finished) >= beam_width:
+            if int(top_index[0]) % vocab == eos_id:  # the single best continuation ends: as greedy decoding would
+                break
+            if max(keep_scores) / length_penalty(tokens.size(1) + 1, alpha) <= finished[-1][0]:
+                break  # the best live beam, scored as if it ended next, no longer beats the kept outputs
         rows = torch.tensor(keep_rows)
         tokens = torch.cat([tokens.index_select(0, rows), torch.tensor(keep_tokens).unsqueeze(1)], dim=1)
         scores = torch.tensor(keep_scores)
         state = reorder(state, rows)
-    else:  # max_length reached: unfinished beams are outputs too
-        finished += [(s / length_penalty(tokens.size(1), alpha), tokens[i, 1:].tolist()) for i, s in enumerate(scores.tolist())]
+    else:  # max_length reached: the unfinished beams are outputs too
+        finished += [(s / length_penalty(tokens.size(1) - 1, alpha), tokens[i, 1:].tolist()) for i, s in enumerate(scores.tolist())]
     best_score, best = max(finished, key=lambda f: f[0])
     return best, best_score

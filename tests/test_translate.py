@@ -131,6 +131,21 @@ def test_decoding_stops_at_the_end_token_and_at_max_length():
     assert beam_search(scripted([4] * 50), 0, lambda s, rows: s, BOS_ID, EOS_ID, 3, 5)[0] == [4] * 5
 
 
+def test_beam_search_does_not_stop_on_unlikely_early_ends():
+    """[EOS] has a little probability at every step: the wider beam collects such short outputs
+    early but must go on to the likely full output (as greedy decoding does)."""
+    sequence, vocab = [4, 5, 4, 5, 4], 6
+
+    def step(previous, position):
+        logits = torch.full((previous.size(0), vocab), -8.0)
+        logits[:, EOS_ID] = -2.0  # always a small chance of ending
+        logits[:, sequence[position] if position < len(sequence) else EOS_ID] = 0.0
+        return torch.log_softmax(logits, -1), position + 1
+
+    for width in (1, 3, 5):
+        assert beam_search(step, 0, lambda s, rows: s, BOS_ID, EOS_ID, width, 20, alpha=0.0)[0] == sequence
+
+
 def test_scores_of_a_perfect_and_a_partly_wrong_output():
     refs = ["hai mươi mốt", "một trăm lẻ năm", "bảy"]
     assert scores(refs, refs) == {"bleu": 100.0, "chrf": 100.0, "exact_match": 1.0}
