@@ -208,7 +208,7 @@ def _translate(
     text = f"""## Machine translation (sequence to sequence with attention)
 
 - **Model:** {arch}.
-- **Data:** {meta["path"]} ({meta["source_language"]} -> {meta["target_language"]});
+- **Data:** {meta["path"]}{"" if meta["source"] == "num2words" else f" ({meta['source_language']} -> {meta['target_language']})"};
   {splits["train"]["pairs"]:,} / {splits["val"]["pairs"]:,} / {splits["test"]["pairs"]:,} pairs (train / val / test, seed {meta["seed"]}){
         ", disjoint by number" if meta["source"] == "num2words" else ""
     };

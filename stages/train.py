@@ -45,7 +45,9 @@ def train_task(task: str, args: argparse.Namespace) -> None:
     with tracking.tracked_run(uri, experiment, tracking.run_name("train", cfg.cell), root, tags) as run:
         tracking.log_params({"seed": params.seed, f"train.{task}": cfg.model_dump(), "trainer": params.trainer.model_dump()})
         dataset, _, meta = load_prepared(args.data, task)
-        digest = tracking.dvc_out_hash(root, args.data.as_posix()) or tracking.directory_digest(args.data)
+        # The lock of the checkout the stage runs in: for `dvc exp run --temp` that is the experiment's copy,
+        # whose prepare stage may have written other data than DVC_ROOT's lock records.
+        digest = tracking.dvc_out_hash(Path.cwd(), args.data.as_posix()) or tracking.directory_digest(args.data)
         tracking.log_params({"data.path": meta["path"], "data.digest": digest, "data.vocab_size": meta["vocab_size"]})
         tracking.log_dataset(dataset["train"], f"{task}-train", args.data, digest, "training", targets=TASKS[task])
         tracking.log_dataset(dataset["val"], f"{task}-val", args.data, digest, "validation", targets=TASKS[task])
