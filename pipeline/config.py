@@ -204,16 +204,63 @@ class TranslateEvaluateParams(_Section):
     heatmaps: int = Field(3, ge=0)  # test sentences whose attention weights are drawn
 
 
+class LongRangePrepareParams(_Section):
+    symbols: int = Field(3, ge=1)  # copy task: letters to recall
+    alphabet: int = Field(8, ge=2)  # copy task: letters to draw from
+    val_size: int = Field(1000, ge=1)  # fixed validation sequences (training batches are drawn fresh)
+    test_size: int = Field(2000, ge=1)
+
+
+class ExplodingParams(_Section):
+    """The exploding-gradient demonstration: an Elman cell trained with the hand-written BPTT."""
+
+    length: int = Field(100, ge=2)  # adding problem
+    hidden_size: int = Field(32, ge=1)
+    nonlinearity: Nonlinearity = "relu"
+    recurrent_scale: float = Field(1.0, gt=0.0)  # W_hh = scale x identity (the IRNN of Le et al. 2015)
+    lr: float = Field(0.01, gt=0.0)  # plain SGD, so that the step is the gradient
+    steps: int = Field(150, ge=1)
+    batch_size: int = Field(32, ge=1)
+    clip: float = Field(1.0, gt=0.0)  # the clipped run's max gradient norm
+
+
+class LongRangeTrainParams(_Section):
+    # The DVC matrix (dvc.yaml reads these lists): one stage per problem x length x cell.
+    problems: list[Literal["adding", "copy"]] = Field(default_factory=lambda: ["adding", "copy"], min_length=1)
+    lengths: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
+    cells: list[Literal["rnn", "rnn_relu", "lstm", "gru"]] = Field(default_factory=lambda: ["rnn", "rnn_relu", "lstm", "gru"], min_length=1)
+    backend: Backend = "fused"
+    gate_init: Literal["default", "chrono"] = "chrono"  # chrono: gate biases set for lags up to the sequence length (pipeline/models/longrange.py)
+    hidden_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
+    max_steps: int = Field(3000, ge=1)  # optimizer steps, each on a fresh batch
+    val_every: int = Field(100, ge=1)  # steps between validations (points on the curve, chances to stop)
+    solved_mse: float = Field(0.002, gt=0.0)  # adding: stop once val MSE is below this
+    solved_error: float = Field(0.02, gt=0.0)  # copy: stop once the val symbol error rate is below this
+    grad_clip: float = Field(1.0, ge=0.0)
+    flow_batch: int = Field(64, ge=1)  # test sequences the gradient-flow curve averages over
+    exploding: ExplodingParams = ExplodingParams()
+
+    @model_validator(mode="after")
+    def _check(self) -> LongRangeTrainParams:
+        if min(self.lengths) < 2:
+            raise ValueError("lengths must be at least 2 (the adding problem marks one step in each half)")
+        return self
+
+
 class PrepareParams(_Section):
     sentiment: SentimentPrepareParams
     charlm: CharLMPrepareParams = CharLMPrepareParams()
     translate: TranslatePrepareParams = TranslatePrepareParams()
+    longrange: LongRangePrepareParams = LongRangePrepareParams()
 
 
 class TrainParams(_Section):
     sentiment: SentimentTrainParams
     charlm: CharLMTrainParams = CharLMTrainParams()
     translate: TranslateTrainParams = TranslateTrainParams()
+    longrange: LongRangeTrainParams = LongRangeTrainParams()
 
 
 class EvaluateParams(_Section):

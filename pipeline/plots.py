@@ -59,3 +59,70 @@ def attention_heatmap(weights: Sequence[Sequence[float]], source: Sequence[str],
     ax.set_yticklabels(target)
     fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
     return fig
+
+
+CELL_COLOURS = {"rnn": "C3", "rnn_relu": "C1", "lstm": "C0", "gru": "C2"}
+CELL_LABELS = {"rnn": "Elman (tanh)", "rnn_relu": "Elman (ReLU)", "lstm": "LSTM", "gru": "GRU"}
+FLOW_FLOOR = 1e-30  # a log scale cannot draw 0: smaller values (float32 underflow) are drawn here
+
+
+def gradient_flow(curves: dict[str, dict[str, Sequence[float]]], title: str) -> Figure:
+    """||dL/dh_t|| against t on a log scale: one panel per cell, a line per moment (init, trained).
+
+    ``curves``: {cell (rnn, rnn_relu, lstm, gru): {"at initialisation": [...], "after training": [...]}}."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), layout="constrained", sharey=True, squeeze=False)
+    for ax, (cell, moments) in zip(axes[0], curves.items()):
+        for (moment, values), style in zip(moments.items(), ("--", "-")):
+            values = np.maximum(np.asarray(values, dtype=float), FLOW_FLOOR)
+            ax.semilogy(np.arange(1, len(values) + 1), values, style, color=CELL_COLOURS.get(cell, "C4"), label=moment)
+        ax.set(title=CELL_LABELS.get(cell, cell), xlabel="time step t (the loss is at the last step)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("||dL/dh_t||")
+    fig.suptitle(f"{title}\n(values below {FLOW_FLOOR:g} are drawn at {FLOW_FLOOR:g})", fontsize="medium")
+    return fig
+
+
+def error_vs_length(table: dict[str, dict[str, dict[str, float]]], baselines: dict[str, float], ylabels: dict[str, str], title: str) -> Figure:
+    """One panel per problem: test error against sequence length, a line per cell, the trivial baseline dashed;
+    one legend for all panels, at the right.
+
+    ``table``: {problem: {cell: {length: error}}}; ``baselines``: {problem: error}."""
+    fig, axes = plt.subplots(1, len(table), figsize=(5.2 * len(table) + 1.6, 3.8), layout="constrained", squeeze=False)
+    for ax, (problem, cells) in zip(axes[0], table.items()):
+        lengths = sorted({int(length) for per_length in cells.values() for length in per_length})
+        for cell, per_length in cells.items():
+            xs = sorted(int(length) for length in per_length)
+            ax.plot(xs, [per_length[str(x)] for x in xs], "-o", color=CELL_COLOURS.get(cell, "C4"), label=CELL_LABELS.get(cell, cell))
+        if problem in baselines:
+            ax.axhline(baselines[problem], color="grey", linestyle="--", label="trivial baseline")
+        ax.set(title=problem, xlabel="sequence length (steps between cue and answer)", ylabel=ylabels.get(problem, "test error"), xticks=lengths)
+        if problem == "adding":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center")
+    fig.suptitle(title)
+    return fig
+
+
+def exploding_gradients(runs: dict[str, dict[str, Sequence[float]]], clip: float, title: str) -> Figure:
+    """Gradient norm (log) and loss per training step, one line per run (unclipped, clipped); a run
+    whose loss stopped being finite says so in its legend entry."""
+    fig, (ax_norm, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    for index, (label, run) in enumerate(runs.items()):
+        as_array = lambda values: np.array([np.nan if v is None else v for v in values], dtype=float)  # noqa: E731
+        steps = np.arange(1, len(run["grad_norm"]) + 1)
+        if None in run["loss"] or None in run["grad_norm"]:  # the run ended: its weights are no longer finite
+            label = f"{label}: not finite at step {len(steps)}, the weights are lost"
+        marker = "-o" if len(steps) < 5 else "-"
+        ax_norm.semilogy(steps, as_array(run["grad_norm"]), marker, color=f"C{index}", label=label)
+        ax_loss.semilogy(steps, as_array(run["loss"]), marker, color=f"C{index}", label=label)
+    ax_norm.axhline(clip, color="grey", linestyle=":", label=f"clip threshold {clip:g}")
+    ax_norm.set(title="gradient norm before clipping", xlabel="optimizer step", ylabel="||dL/dθ||")
+    ax_loss.set(title="training loss (MSE)", xlabel="optimizer step")
+    for ax in (ax_norm, ax_loss):
+        ax.grid(alpha=0.3, which="both")
+    ax_norm.legend(loc="upper right", fontsize="small")
+    fig.suptitle(title)
+    return fig

@@ -49,10 +49,12 @@ def build_trainer(
     work_dir: Path,
     logger: Any = None,
     monitor: str = "val/loss",
+    stop_below: float | None = None,
     **overrides: Any,
 ) -> tuple[L.Trainer, ModelCheckpoint, History]:
     """A Trainer with early stopping on ``monitor``, best-checkpointing into work_dir/checkpoints
     (outside DVC's outs: DVC deletes outs before a stage runs) and the History callback.
+    ``stop_below``: also stop as soon as ``monitor`` falls below it (a task counted as solved).
     ``overrides`` go to ``L.Trainer`` as they are (``val_check_interval`` ...)."""
     checkpoint = ModelCheckpoint(dirpath=work_dir / "checkpoints", filename="best", monitor=monitor, mode="min", save_last=True)
     history = History()
@@ -65,7 +67,7 @@ def build_trainer(
         deterministic=cfg.deterministic,
         max_epochs=max_epochs,
         gradient_clip_val=grad_clip or None,  # clip the global gradient norm; 0 disables
-        callbacks=[EarlyStopping(monitor=monitor, mode="min", patience=patience, check_finite=True), checkpoint, history],
+        callbacks=[EarlyStopping(monitor=monitor, mode="min", patience=patience, check_finite=True, stopping_threshold=stop_below), checkpoint, history],
         logger=logger if logger is not None else False,
         default_root_dir=work_dir,
         enable_progress_bar=cfg.enable_progress_bar,
