@@ -17,6 +17,15 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def extras(task: str, args: argparse.Namespace) -> dict:
+    """What a task's section shows beyond its metrics file: charlm's samples; the longrange
+    matrix's runs (steps, seconds) and the exploding-gradient run."""
+    if task == "longrange":
+        runs = [read_json(path) for path in sorted((args.metrics / "longrange").glob("*.json"))]
+        return {"runs": runs, "exploding": read_json(args.metrics / "longrange_exploding.json")}
+    return {"samples": read_json(args.plots / task / "eval" / "samples.json")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", type=Path, required=True)
@@ -32,7 +41,7 @@ def main() -> None:
         metrics={t: read_json(args.metrics / f"{t}.json") for t in tasks},
         metas={t: read_json(args.data / t / "meta.json") for t in tasks},
         summaries={t: read_json(args.models / t / "train_summary.json") for t in tasks},
-        extras={t: {"samples": read_json(args.plots / t / "eval" / "samples.json")} for t in tasks},
+        extras={t: extras(t, args) for t in tasks},
         versions={"torch": version("torch"), "lightning": version("lightning")},
         commit=tracking.git_commit(root) or "unknown",
     )

@@ -126,3 +126,56 @@ def test_translate_section_reports_greedy_beam_and_the_attention_kind():
     assert "multiplicative (Luong, general) attention" in body and "disjoint by number" in body
     assert "| greedy | 0.9700 | 98.10 | 99.00 |" in body and "| beam search (width 5, length penalty 1.0) | 0.9750 | 98.50 | 99.20 |" in body
     assert "attention_0.png" in body and "kept epoch 7 of 8 (validation exact match 0.9600)" in body
+
+
+def _longrange_metrics() -> dict:
+    error = {
+        "adding": {"rnn": {"10": 0.0017, "100": 0.1687}, "lstm": {"10": 0.002, "100": 0.0015}},
+        "copy": {"rnn": {"10": 0.2063, "100": 0.6333}, "lstm": {"10": 0.0153, "100": 0.0212}},
+    }
+    solved = {p: {c: {n: v < (0.01 if p == "adding" else 0.05) for n, v in per.items()} for c, per in cells.items()} for p, cells in error.items()}
+    return {
+        "error": error,
+        "baseline": {"adding": 0.1708, "copy": 0.875},  # the report's: the largest over the lengths
+        "solved": solved,
+        "solved_means": {"adding": "test MSE below 0.01", "copy": "test letter error below 0.05"},
+    }
+
+
+def test_longrange_section_tables_every_cell_and_length_with_the_baseline():
+    params = load_params(REPO / "params.yaml").model_dump()
+    runs = [
+        {"problem": "adding", "cell": "lstm", "length": 100, "steps": 1200, "seconds": 21.0, "baseline": {"error": 0.1692}},
+        {"problem": "copy", "cell": "rnn", "length": 10, "steps": 3000, "seconds": 39.0},
+    ]
+    exploding = {
+        "length": 100,
+        "first_grad_norm": 6966.7,
+        "unclipped": {"steps": 2, "diverged": True, "max_grad_norm": 6966.7},
+        "clipped": {"steps": 150, "diverged": False, "final_loss": 0.1918, "max_grad_norm": 8187.0},
+    }
+    card = render(
+        params,
+        {"longrange": _longrange_metrics()},
+        {"longrange": {}},
+        {},
+        {"torch": "2.13.0", "lightning": "2.6.6"},
+        "abc",
+        {"longrange": {"runs": runs, "exploding": exploding}},
+    )
+    _, front, body = card.split("---\n", 2)
+    [entry] = yaml.safe_load(front)["model-index"]
+    values = {(r["dataset"]["name"], m["name"]): m["value"] for r in entry["results"] for m in r["metrics"]}
+    assert values[("adding problem, length 100", "adding, length 100, LSTM: test MSE")] == 0.0015
+    assert values[("copy problem, length 100", "copy, length 100, Elman (tanh): test letter error")] == 0.6333
+    assert "## Long-range dependencies: why gated cells beat the Elman cell" in body
+    assert "| problem | cell | length 10 | length 100 |" in body
+    assert "| adding | LSTM | **0.0020** | **0.0015** (1,200 steps) |" in body  # bold: solved
+    assert "| adding | Elman (tanh) | **0.0017** | 0.1687 |" in body
+    assert "| copy | Elman (tanh) | 0.2063 (3,000 steps) | 0.6333 |" in body
+    assert "| copy | trivial baseline | 0.8750 | 0.8750 |" in body
+    assert "| adding | trivial baseline | 0.1708 | 0.1692 |" in body  # length 100's own test set
+    assert "without clipping the loss stops being finite after 2 steps" in body and "stays finite for all 150 steps" in body
+    assert "1.0 minutes of training in all" in body
+    for figure in ("report/error_vs_length.png", "report/gradient_flow_adding.png", "report/gradient_flow_copy.png", "exploding/exploding_gradients.png"):
+        assert f"(../plots/longrange/{figure})" in body

@@ -45,6 +45,9 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     params["prepare"]["translate"].update(max_digits=2, train_size=70, val_size=15, test_size=15)
     params["train"]["translate"].update(embedding_dim=16, hidden_size=16, batch_size=16, lr=0.01, max_epochs=2)
     params["evaluate"]["translate"].update(beam_width=2, heatmaps=1)
+    params["prepare"]["longrange"].update(val_size=64, test_size=64)
+    params["train"]["longrange"].update(lengths=[6], cells=["rnn", "lstm"], hidden_size=16, max_steps=60, val_every=20, flow_batch=8)
+    params["train"]["longrange"]["exploding"].update(steps=30)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_vader_sdist(root / "data" / "raw" / "vaderSentiment-3.3.2.tar.gz", synthetic_reviews(200))
 
@@ -87,6 +90,20 @@ def test_repro_writes_metrics_plots_card_and_model(project):
     assert (root / "plots" / "translate" / "eval" / "attention_0.png").is_file()
     assert (root / "plots" / "translate" / "eval" / "translations.csv").read_text(encoding="utf-8").startswith("source,reference,greedy,beam")
     assert f"| greedy | {translate['greedy']['exact_match']:.4f} |" in card
+    longrange = json.loads((root / "metrics" / "longrange.json").read_text())
+    assert set(longrange["error"]) == {"adding", "copy"} and set(longrange["error"]["adding"]) == {"rnn", "lstm"}
+    assert set(longrange["error"]["copy"]["lstm"]) == {"6"} and longrange["baseline"]["copy"] == 0.875
+    for path in (
+        "plots/longrange/report/error_vs_length.png",
+        "plots/longrange/report/gradient_flow_adding.png",
+        "plots/longrange/report/results.csv",
+        "plots/longrange/exploding/exploding_gradients.png",
+        "models/longrange/copy-6-lstm/model.pt",
+        "models/longrange/adding-6-rnn/gradient_flow.json",
+    ):
+        assert (root / path).is_file(), path
+    assert "## Long-range dependencies: why gated cells beat the Elman cell" in card
+    assert f"{longrange['error']['adding']['lstm']['6']:.4f}" in card and "![exploding gradients]" in card
 
 
 def test_runs_are_in_mlflow_with_a_servable_model(project):
@@ -126,6 +143,16 @@ def test_runs_are_in_mlflow_with_a_servable_model(project):
     translator = mlflow.pyfunc.load_model(f"runs:/{runs['train'].info.run_id}/model")
     answer = translator.predict(pd.DataFrame({"text": ["seven", "forty-two"]}), params={"beam_width": 2})
     assert len(answer["translation"]) == 2 and all(isinstance(t, str) for t in answer["translation"])
+
+    experiment = client.get_experiment_by_name("rnnlab/longrange")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.tags["rnnlab.stage"] for r in runs) == ["exploding", "report"] + ["train"] * 4
+    assert all(r.info.status == "FINISHED" for r in runs)
+    trained = [r for r in runs if r.data.tags["rnnlab.stage"] == "train"]
+    assert all("test/error" in r.data.metrics and "baseline/error" in r.data.metrics for r in trained)
+    assert {r.data.params["cell"] for r in trained} == {"rnn", "lstm"}
+    validations = [len(client.get_metric_history(r.info.run_id, "val/error")) for r in trained]
+    assert max(validations) == 3 and min(validations) >= 1  # every 20 of 60 steps, fewer if solved early
 
 
 def test_second_repro_is_a_no_op_and_predict_works(project):
