@@ -327,7 +327,9 @@ Test error (adding: MSE; copy: fraction of letters recalled wrong); **bold**: so
 ![error against length](../plots/longrange/report/error_vs_length.png)
 
 **Gradient flow.** ||dL/dh_t|| of the loss at the last step, for every step t of a test batch at length {longest}, at initialisation
-and after training (log scale): the Elman cell's gradient shrinks by orders of magnitude going back in time, the gated cells' far less.
+and after training (log scale). At initialisation the Elman cell's gradient shrinks by orders of magnitude going back in time
+(to exactly 0 in float32), the gated cells' far less; after training the Elman cell may pass a gradient back (its weights grow)
+and still fail, as on the copy task: a gradient that reaches the cue is not a memory that keeps it.
 
 {figures}
 {exploding_text}"""
