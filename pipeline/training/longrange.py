@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,10 @@ def train(
         use_distributed_sampler=False,
     )
     started = time.perf_counter()
-    trainer.fit(system, train_dataloaders=train_batches, val_dataloaders=val_batches)
+    with warnings.catch_warnings():
+        # Lightning's caveat about __len__ and several loader workers: the batches are drawn in this process.
+        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
+        trainer.fit(system, train_dataloaders=train_batches, val_dataloaders=val_batches)
     seconds = time.perf_counter() - started
 
     best_path = checkpoint.best_model_path or checkpoint.last_model_path
