@@ -142,7 +142,7 @@ def test_gradient_flow_matches_the_hand_bptt_and_autograd(cell, backend):
     assert flow.shape == (9,)
     # The last state's gradient is the head's weight times dL/dy, for every cell.
     y = head(layer(x)[0])[:, -1].detach()
-    expected = (2 * (y - target) / 4 * head.weight).norm(dim=-1).mean()
+    expected = (2 * (y - target) / 4 * head.weight.detach()).norm(dim=-1).mean()
     assert abs(float(flow[-1] - expected)) < 1e-10
     if cell == "rnn":  # every step against the hand-written BPTT
         params = {name: p.detach() for name, p in layer.rnn.named_parameters()}

@@ -45,6 +45,8 @@ def test_same_seed_same_model(tmp_path, prepared_sentiment, tiny_train):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+# Resuming writes into the run's own checkpoint folder: Lightning's "exists and is not empty" is expected there.
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
 def test_resume_from_checkpoint_continues_the_run(tmp_path, prepared_sentiment, tiny_train):
     first = train(tiny_train.model_copy(update={"max_epochs": 2}), TrainerParams(), 5, prepared_sentiment, tmp_path / "m", tmp_path / "w")
     assert len(first["history"]) == 2
